@@ -1,0 +1,152 @@
+"""The exception tree. Every foreign failure is translated into one of these once, at the
+boundary (``batcher.api.errors_map`` for the API, ``batcher.upload.blob_errors`` for Azure
+Blob); stages only look at the class and its flags, never at HTTP statuses.
+
+    BatcherError
+    ├── UsageError                  exit 2: bad options, configuration or manifest
+    ├── FatalApiError               exit 3: the service refuses the whole run
+    │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
+    │   └── PlanError               402 (plan lacks the Integrations API)
+    └── RowError                    one row fails; becomes data in the report
+        ├── InputError              pre-flight: missing file, bad type, over a cap ...
+        ├── ApiError                the API answered with an error status
+        │   ├── RateLimitedError    429 (retryable, carries Retry-After)
+        │   └── ServerError         500 / 502 (retryable)
+        ├── BlobError               Azure Blob (or the sandbox's blob host) answered an error
+        ├── TransportError          connection refused / reset, DNS, TLS (retryable)
+        │   └── RequestTimeoutError no answer within the per-request timeout
+        ├── FileChangedError        the file changed while it was being uploaded
+        └── DeadlineError           a row's time budget ran out (e.g. polling deadline)
+
+``retryable`` says whether sending the same request again may help; ``code`` is the
+stable short name written to the report's ``error.code``.
+"""
+
+from __future__ import annotations
+
+
+class BatcherError(Exception):
+    """Base of every error batcher raises on purpose."""
+
+    code: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(BatcherError):
+    """The command line, configuration or manifest cannot be used (exit 2)."""
+
+    code = "usage"
+
+
+class FatalApiError(BatcherError):
+    """An answer that makes every further request pointless: abort the run (exit 3)."""
+
+    code = "fatal"
+
+    def __init__(self, message: str, *, http_status: int) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class AuthenticationError(FatalApiError):
+    code = "unauthorized"
+
+
+class PlanError(FatalApiError):
+    code = "plan_not_authorized"
+
+
+class RowError(BatcherError):
+    """A failure confined to one manifest row (or one batch of rows)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+        if retryable is not None:
+            self.retryable = retryable
+        self.http_status = http_status
+
+
+class InputError(RowError):
+    code = "invalid_input"
+
+
+class ApiError(RowError):
+    code = "api_error"
+
+
+class RateLimitedError(ApiError):
+    code = "rate_limited"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None, http_status: int = 429) -> None:
+        super().__init__(message, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class ServerError(ApiError):
+    code = "server_error"
+    retryable = True
+
+
+class BlobError(RowError):
+    """Azure Blob said no. ``azure_code`` is the ``x-ms-error-code`` (may be empty: Azurite
+    answers some 400s with no code at all)."""
+
+    code = "blob_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        azure_code: str = "",
+        retryable: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, http_status=http_status, retryable=retryable)
+        self.azure_code = azure_code
+        self.retry_after = retry_after
+
+    @property
+    def sas_expired(self) -> bool:
+        # Real Azure says AuthenticationFailed, Azurite AuthorizationFailure (PEERS.md §3).
+        return self.http_status == 403 and self.azure_code in {
+            "AuthenticationFailed",
+            "AuthorizationFailure",
+        }
+
+
+class TransportError(RowError):
+    """The request may or may not have reached the service (``ambiguous``)."""
+
+    code = "transport"
+    retryable = True
+
+    def __init__(self, message: str, *, ambiguous: bool = True) -> None:
+        super().__init__(message)
+        self.ambiguous = ambiguous
+
+
+class RequestTimeoutError(TransportError):
+    code = "timeout"
+
+
+class FileChangedError(RowError):
+    code = "file_changed"
+
+
+class DeadlineError(RowError):
+    code = "deadline_exceeded"
