@@ -1,0 +1,10 @@
+"""``python -m batcher`` → the CLI."""
+
+from __future__ import annotations
+
+import sys
+
+from batcher.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

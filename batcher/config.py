@@ -1,0 +1,98 @@
+"""Settings: every knob of a run, validated once and passed down explicitly.
+
+Choices the API reference leaves open are made here, each in one place:
+* ``direct_max_bytes``: "10 MB" is never given in bytes; 10,000,000 is safe whether the
+  service means 10^7 or 2^20·10.
+* ``category_caps``: the per-category maximums are not said to be decimal or binary; we take
+  decimal, the stricter reading, so a file we accept is never refused at E4.
+* ``rerun``: what a re-run of the same manifest does about blob paths (see ``naming.py``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_BASE_URL = "https://mm-midmarket-integrations-api-preview.azurewebsites.net"
+MiB = 1024 * 1024
+
+ALLOWED_TYPES: dict[str, str] = {
+    "video/mp4": "video",
+    "video/quicktime": "video",
+    "video/x-msvideo": "video",
+    "video/x-matroska": "video",
+    "audio/mpeg": "audio",
+    "audio/wav": "audio",
+    "audio/x-wav": "audio",
+    "audio/aac": "audio",
+    "audio/ogg": "audio",
+    "image/jpeg": "image",
+    "image/png": "image",
+    "image/gif": "image",
+    "image/webp": "image",
+    "image/svg+xml": "image",
+    "application/pdf": "document",
+    "application/msword": "document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
+    "text/plain": "document",
+}
+
+CATEGORY_CAPS: dict[str, int] = {
+    "video": 5_000_000_000,
+    "audio": 500_000_000,
+    "image": 50_000_000,
+    "document": 100_000_000,
+}
+
+
+class PollSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workers: int = Field(4, ge=1, le=64)
+    initial: float = Field(5.0, gt=0, description="first wait; the docs' sample loop uses 5 s")
+    multiplier: float = Field(1.5, ge=1.0)
+    max_interval: float = Field(60.0, gt=0)
+    deadline: float = Field(3600.0, gt=0, description="per submission, from its creation")
+    asset_retries: int = Field(2, ge=0, description="E9 retries per failed retryable asset")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: SecretStr | None = None
+    report_path: Path | None = None
+
+    upload_workers: int = Field(8, ge=1, le=256)
+    direct_max_bytes: int = Field(10_000_000, ge=0)
+    block_size: int = Field(8 * MiB, ge=64 * 1024, le=4000 * MiB)
+    block_concurrency: int = Field(4, ge=1, le=64)
+    memory_budget: int = Field(256 * MiB, ge=MiB)
+
+    batch_size: int = Field(50, ge=1, le=1000)
+    batch_linger: float = Field(2.0, ge=0)
+    simulation_delay: int | None = Field(None, ge=0, le=30)
+
+    poll: PollSettings = Field(default_factory=PollSettings)
+
+    request_timeout: float = Field(60.0, gt=0)
+    retry_attempts: int = Field(6, ge=1)
+    retry_budget: float = Field(300.0, gt=0)
+
+    rerun: Literal["fresh", "skip"] = "fresh"
+    category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
+
+    @field_validator("base_url")
+    @classmethod
+    def _https_unless_loopback(cls, value: str) -> str:
+        from yarl import URL
+
+        url = URL(value)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        loopback = url.host in ("localhost", "::1") or url.host.startswith("127.")
+        if url.scheme == "http" and not loopback:
+            raise ValueError("plain http is only allowed for loopback hosts (the key would leak)")
+        return value.rstrip("/")

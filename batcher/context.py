@@ -1,0 +1,34 @@
+"""What every stage shares for one run, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batcher.api.client import MediaMagicClient
+from batcher.clock import Clock
+from batcher.config import Settings
+from batcher.upload.blob import BlobUploader
+from batcher.upload.budget import MemoryBudget
+
+
+@dataclass
+class RunCounters:
+    bytes_uploaded: int = 0
+    files_uploaded: int = 0
+    submissions_created: int = 0
+    polls: int = 0
+    asset_retries: int = 0
+    retries: int = 0
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    client: MediaMagicClient
+    uploader: BlobUploader
+    budget: MemoryBudget
+    clock: Clock
+    run_id: str
+    manifest_dir: Path
+    counters: RunCounters = field(default_factory=RunCounters)

@@ -1,0 +1,108 @@
+"""What flows between stages (``RowJob``) and what lands in the report (``ReportLine``).
+
+A per-row failure is data: ``RowJob.fail`` turns any ``RowError`` into a report line with
+the stage, a stable code and the message, so the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from batcher.errors import BatcherError
+from batcher.redact import redact
+
+Stage = Literal["manifest", "preflight", "upload", "submit", "poll", "result", "run"]
+UploadMethod = Literal["direct", "presigned"]
+
+
+class ErrorInfo(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    stage: Stage
+    code: str
+    message: str
+    http_status: int | None = None
+    retryable: bool = False
+
+    @classmethod
+    def of(cls, stage: Stage, exc: BatcherError) -> ErrorInfo:
+        return cls(
+            stage=stage,
+            code=exc.code,
+            message=redact(exc.message),
+            http_status=getattr(exc, "http_status", None),
+            retryable=exc.retryable,
+        )
+
+
+class ReportLine(BaseModel):
+    """One line of the JSONL report (DESIGN.md §3); field order is the documented one."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    row: int
+    path: str
+    bytes: int | None = None
+    content_type: str | None = None
+    upload_method: UploadMethod | None = None
+    blob_path: str | None = None
+    submission_id: str | None = None
+    asset_id: str | None = None
+    version_group_id: str | None = None
+    version_number: int | None = None
+    status: Literal["complete", "failed", "error"]
+    issue_count: int | None = None
+    issues: list[dict[str, Any]] = []
+    error: ErrorInfo | None = None
+    columns: dict[str, Any] = {}
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True)
+
+
+@dataclass
+class RowJob:
+    """A manifest row on its way through the stages; fields fill in as it advances."""
+
+    row: int
+    path_text: str
+    columns: dict[str, Any]
+    path: Path | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    content_type: str | None = None
+    previous_submission_id: str | None = None
+    upload_method: UploadMethod | None = None
+    upload_filename: str | None = None
+    blob_path: str | None = None
+    submission_id: str | None = None
+    asset_id: str | None = None
+    version_group_id: str | None = None
+    version_number: int | None = None
+    asset_retries: int = 0
+    bytes_sent: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def line(self, **kw: Any) -> ReportLine:
+        return ReportLine(
+            row=self.row,
+            path=self.path_text,
+            bytes=self.size,
+            content_type=self.content_type,
+            upload_method=self.upload_method,
+            blob_path=self.blob_path,
+            submission_id=self.submission_id,
+            asset_id=self.asset_id,
+            version_group_id=self.version_group_id,
+            version_number=self.version_number,
+            columns=self.columns,
+            **kw,
+        )
+
+    def fail(self, stage: Stage, exc: BatcherError) -> ReportLine:
+        return self.line(status="error", error=ErrorInfo.of(stage, exc))

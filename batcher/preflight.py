@@ -1,0 +1,102 @@
+"""Pre-flight checks: refuse locally what the API would refuse, before spending bandwidth.
+
+Each check names the reason; the row goes to the report as ``status: error`` with
+``stage: preflight`` and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import errno
+import mimetypes
+import os
+import stat
+from pathlib import Path
+
+from batcher.config import ALLOWED_TYPES, Settings
+from batcher.errors import InputError
+from batcher.manifest import ManifestRow
+from batcher.outcome import RowJob
+
+# mimetypes knows some types under other names than the API's allowlist.
+_ALIASES = {"audio/x-wav": "audio/x-wav", "audio/vnd.wave": "audio/wav", "audio/mp3": "audio/mpeg"}
+_EXTRA_GUESSES = {
+    ".mkv": "video/x-matroska",
+    ".webp": "image/webp",
+    ".m4a": "audio/aac",
+    ".aac": "audio/aac",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".wav": "audio/wav",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def guess_content_type(path: Path) -> str | None:
+    ext = path.suffix.lower()
+    if ext in _EXTRA_GUESSES:
+        return _EXTRA_GUESSES[ext]
+    guessed, _ = mimetypes.guess_type(path.name, strict=False)
+    return _ALIASES.get(guessed or "", guessed)
+
+
+def _stat(path: Path) -> os.stat_result:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        raise InputError(f"file not found: {path}", code="file_not_found") from None
+    except PermissionError:
+        raise InputError(f"permission denied: {path}", code="unreadable") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"symlink loop: {path}", code="symlink_loop") from None
+        raise InputError(f"cannot stat {path}: {exc.strerror}", code="unreadable") from None
+
+
+def check_row(row: ManifestRow, base: Path, settings: Settings) -> tuple[RowJob, InputError | None]:
+    """Turn a manifest row into a job ready to upload, or the reason it cannot be."""
+    job = RowJob(row=row.row, path_text=row.path_text, columns=row.columns)
+    try:
+        _check(job, row, base, settings)
+    except InputError as exc:
+        return job, exc
+    return job, None
+
+
+def _check(job: RowJob, row: ManifestRow, base: Path, settings: Settings) -> None:
+    if row.problem is not None:
+        raise row.problem
+    path = row.resolve(base)
+    job.path = path
+    st = _stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"is a directory, not a file: {path}", code="not_a_file")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"not a regular file: {path}", code="not_a_file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"permission denied: {path}", code="unreadable")
+    job.size = st.st_size
+    job.mtime_ns = st.st_mtime_ns
+    declared = (row.content_type or "").lower() or None
+    content_type = declared or guess_content_type(path)
+    job.content_type = content_type
+    if content_type is None:
+        raise InputError(
+            f"cannot tell the content type of {path.name!r}; add a content_type column",
+            code="unknown_type",
+        )
+    category = ALLOWED_TYPES.get(content_type)
+    if category is None:
+        raise InputError(
+            f"content type {content_type!r} is not on the MediaMagic allowlist",
+            code="unsupported_media_type",
+        )
+    if st.st_size == 0:
+        raise InputError("file is empty (0 bytes)", code="empty_file")
+    cap = settings.category_caps[category]
+    if st.st_size > cap:
+        raise InputError(
+            f"{st.st_size:,} bytes is over the {category} cap of {cap:,} bytes",
+            code="too_large",
+        )
+    job.previous_submission_id = row.previous_submission_id
+    job.upload_method = "direct" if st.st_size <= settings.direct_max_bytes else "presigned"

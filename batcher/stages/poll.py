@@ -1,0 +1,188 @@
+"""A bounded pool of pollers: E5 per submission, E6 per finished asset, E9 for retryable failures.
+
+Submissions wait in a schedule ordered by their next poll time, so ``workers`` pollers serve
+any number of submissions and none sits idle on a sleeping one. The interval starts at
+``poll.initial`` (the docs' sample loop uses 5 s) and grows by ``poll.multiplier`` up to
+``poll.max_interval`` (the docs recommend backing off for long jobs).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from batcher.api.models import TERMINAL_STATUSES, AssetStatus
+from batcher.clock import Clock
+from batcher.config import PollSettings
+from batcher.context import RunContext
+from batcher.errors import ApiError, DeadlineError, RowError
+from batcher.outcome import ErrorInfo, ReportLine, RowJob
+from batcher.stages.submit import Ticket
+
+
+def poll_interval(settings: PollSettings, polls_done: int) -> float:
+    return min(settings.max_interval, settings.initial * settings.multiplier**polls_done)
+
+
+class PollSchedule:
+    """Tickets ordered by due time. ``get`` returns None once input is closed and all done."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._heap: list[tuple[float, int, Ticket]] = []
+        self._seq = itertools.count()
+        self._in_flight = 0
+        self._closed = False
+        self._changed = anyio.Condition()
+
+    async def put(self, ticket: Ticket, due: float) -> None:
+        async with self._changed:
+            heapq.heappush(self._heap, (due, next(self._seq), ticket))
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    async def get(self) -> Ticket | None:
+        async with self._changed:
+            while True:
+                now = self._clock.now()
+                if self._heap and self._heap[0][0] <= now:
+                    self._in_flight += 1
+                    return heapq.heappop(self._heap)[2]
+                if self._closed and not self._heap and self._in_flight == 0:
+                    return None
+                wait = self._heap[0][0] - now if self._heap else math.inf
+                with anyio.move_on_after(wait):
+                    await self._changed.wait()
+
+    async def finished(self, ticket: Ticket, next_due: float | None) -> None:
+        async with self._changed:
+            self._in_flight -= 1
+            if next_due is not None:
+                heapq.heappush(self._heap, (next_due, next(self._seq), ticket))
+            self._changed.notify_all()
+
+
+def _asset_looks_done(item: AssetStatus, submission_terminal: bool) -> bool:
+    # E5 items carry no documented per-asset status; issueCount/errorMessage being set, or
+    # the submission being terminal, tells that E6 is worth fetching (E6 has the status).
+    if item.status is not None:
+        return item.status in TERMINAL_STATUSES
+    return submission_terminal or item.issue_count is not None or item.error_message is not None
+
+
+class Poller:
+    def __init__(self, ctx: RunContext, report: ObjectSendStream[ReportLine]) -> None:
+        self._ctx = ctx
+        self._report = report
+
+    async def poll_once(self, ticket: Ticket) -> bool:
+        """One round for one submission. Returns True when every row is reported."""
+        ctx = self._ctx
+        ticket.polls += 1
+        ctx.counters.polls += 1
+        status = await ctx.client.get_submission(ticket.submission_id)
+        items = {a.asset_id: a for a in status.assets}
+        for asset_id, job in ticket.jobs.items():
+            if asset_id in ticket.done:
+                continue
+            item = items.get(asset_id)
+            if item is None and not status.terminal:
+                continue
+            if item is not None and not _asset_looks_done(item, status.terminal):
+                continue
+            if await self._settle(job):
+                ticket.done.add(asset_id)
+        return len(ticket.done) == len(ticket.jobs)
+
+    async def _settle(self, job: RowJob) -> bool:
+        """Fetch E6; report the row, or start an E9 retry. True when the row is reported."""
+        ctx = self._ctx
+        assert job.submission_id is not None and job.asset_id is not None
+        result = await ctx.client.get_asset(job.submission_id, job.asset_id)
+        if result.status not in TERMINAL_STATUSES:
+            return False
+        job.version_group_id = result.version_group_id or job.version_group_id
+        job.version_number = result.version_number or job.version_number
+        if result.status == "failed":
+            if result.is_retryable and job.asset_retries < ctx.settings.poll.asset_retries:
+                try:
+                    await ctx.client.retry_asset(job.submission_id, job.asset_id)
+                except ApiError as exc:
+                    if exc.code != "conflict":  # 409: a retry is already running
+                        raise
+                job.asset_retries += 1
+                ctx.counters.asset_retries += 1
+                return False
+            error = ErrorInfo(
+                stage="result",
+                code=result.error_type or "processing_failed",
+                message=result.error_message or "the service reported the asset as failed",
+                retryable=result.is_retryable,
+            )
+            line = job.line(
+                status="failed", issue_count=result.issue_count, issues=result.issues, error=error
+            )
+        else:
+            line = job.line(status="complete", issue_count=result.issue_count, issues=result.issues)
+        await self._report.send(line)
+        return True
+
+    async def fail_rest(self, ticket: Ticket, exc: RowError) -> None:
+        for asset_id, job in ticket.jobs.items():
+            if asset_id not in ticket.done:
+                ticket.done.add(asset_id)
+                await self._report.send(job.fail("poll", exc))
+
+
+async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) -> None:
+    settings = ctx.settings.poll
+    while (ticket := await schedule.get()) is not None:
+        # Fatal errors (401/402) propagate and cancel the run; nothing to hand back then.
+        next_due: float | None = None
+        try:
+            finished = await poller.poll_once(ticket)
+        except RowError as exc:  # retries of this poll spent: report, don't hang
+            await poller.fail_rest(ticket, exc)
+            finished = True
+        if not finished:
+            now = ctx.clock.now()
+            if now - ticket.created_at > settings.deadline:
+                await poller.fail_rest(
+                    ticket,
+                    DeadlineError(
+                        f"submission {ticket.submission_id} still not finished after "
+                        f"{settings.deadline:.0f} s; its result can be fetched later",
+                        retryable=True,
+                    ),
+                )
+            else:
+                next_due = now + poll_interval(settings, ticket.polls)
+        await schedule.finished(ticket, next_due)
+
+
+async def poll_stage(
+    ctx: RunContext,
+    tickets: ObjectReceiveStream[Ticket],
+    report: ObjectSendStream[ReportLine],
+) -> None:
+    schedule = PollSchedule(ctx.clock)
+
+    async def feed() -> None:
+        async with tickets:
+            async for ticket in tickets:
+                first = ctx.clock.now() + poll_interval(ctx.settings.poll, 0)
+                await schedule.put(ticket, first)
+        await schedule.close()
+
+    async with report, anyio.create_task_group() as tg:
+        tg.start_soon(feed)
+        for _ in range(ctx.settings.poll.workers):
+            tg.start_soon(_poll_worker, ctx, schedule, Poller(ctx, report))

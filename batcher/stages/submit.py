@@ -1,0 +1,158 @@
+"""Batch uploaded rows into submissions (E4) and hand them to the pollers.
+
+A batch is flushed when it holds ``batch_size`` rows or its oldest row has waited
+``batch_linger`` seconds, so the pipeline keeps moving while uploads go on.
+
+The docs do not say a submission can be accepted in part, so a refusal (403/404/409/413/415/
+422) is taken as refusing the whole batch: the batch is split in halves until the refused
+rows stand alone; they are reported with the service's answer and the rest is submitted.
+
+E4 is not idempotent. After an ambiguous failure (the connection dropped once the request
+was sent) the same request is sent once more: its blob paths make a duplicate impossible,
+since a path can be submitted only once. 201 means the first never landed; 409 means it
+probably did, under a submission ID we never saw. Then the rows are reported
+``submission_unconfirmed`` (never resubmitted silently under new names, never lost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from batcher.api.models import AssetRef, SubmissionCreated
+from batcher.context import RunContext
+from batcher.errors import ApiError, RowError, TransportError
+from batcher.outcome import ReportLine, RowJob
+
+
+@dataclass
+class Ticket:
+    """A created submission and its rows, waiting for results."""
+
+    submission_id: str
+    jobs: dict[str, RowJob]
+    """asset ID → row"""
+    created_at: float
+    polls: int = 0
+    done: set[str] = field(default_factory=set)
+
+
+def _refs(batch: list[RowJob]) -> list[AssetRef]:
+    refs = []
+    for job in batch:
+        assert job.blob_path is not None
+        refs.append(
+            AssetRef(blob_path=job.blob_path, previous_submission_id=job.previous_submission_id)
+        )
+    return refs
+
+
+class Submitter:
+    def __init__(
+        self,
+        ctx: RunContext,
+        tickets: ObjectSendStream[Ticket],
+        report: ObjectSendStream[ReportLine],
+    ) -> None:
+        self._ctx = ctx
+        self._tickets = tickets
+        self._report = report
+
+    async def submit(self, batch: list[RowJob], *, after_ambiguity: bool = False) -> None:
+        client = self._ctx.client
+        delay = self._ctx.settings.simulation_delay
+        try:
+            created = await client.create_submission(_refs(batch), simulation_delay=delay)
+        except TransportError as exc:
+            if exc.ambiguous and not after_ambiguity:
+                await self.submit(batch, after_ambiguity=True)
+            else:
+                await self._fail_all(batch, exc)
+            return
+        except ApiError as exc:
+            if exc.retryable:  # retries spent
+                await self._fail_all(batch, exc)
+            elif after_ambiguity and exc.code == "already_submitted":
+                await self._fail_all(
+                    batch,
+                    ApiError(
+                        "the connection dropped while creating the submission and the service now "
+                        "says these assets are already submitted: it probably holds them in a "
+                        "submission whose ID was lost. Not resubmitted, to avoid a duplicate; "
+                        "re-run to submit them again under new names.",
+                        code="submission_unconfirmed",
+                        http_status=exc.http_status,
+                    ),
+                )
+            elif len(batch) == 1:
+                await self._report.send(batch[0].fail("submit", exc))
+            else:
+                half = len(batch) // 2
+                await self.submit(batch[:half], after_ambiguity=after_ambiguity)
+                await self.submit(batch[half:], after_ambiguity=after_ambiguity)
+            return
+        await self._accepted(batch, created)
+
+    async def _accepted(self, batch: list[RowJob], created: SubmissionCreated) -> None:
+        self._ctx.counters.submissions_created += 1
+        if len(created.assets) != len(batch):
+            err = ApiError(
+                f"submission {created.submission_id} lists {len(created.assets)} assets "
+                f"for {len(batch)} sent",
+                code="bad_response",
+            )
+            await self._fail_all(batch, err)
+            return
+        jobs: dict[str, RowJob] = {}
+        for job, asset in zip(batch, created.assets, strict=True):
+            job.submission_id = created.submission_id
+            job.asset_id = asset.asset_id
+            job.version_group_id = asset.version_group_id
+            job.version_number = asset.version_number
+            jobs[asset.asset_id] = job
+        await self._tickets.send(
+            Ticket(created.submission_id, jobs, created_at=self._ctx.clock.now())
+        )
+
+    async def _fail_all(self, batch: list[RowJob], exc: RowError) -> None:
+        for job in batch:
+            await self._report.send(job.fail("submit", exc))
+
+
+async def batch_stage(
+    ctx: RunContext,
+    uploaded: ObjectReceiveStream[RowJob],
+    tickets: ObjectSendStream[Ticket],
+    report: ObjectSendStream[ReportLine],
+) -> None:
+    size = ctx.settings.batch_size
+    linger = ctx.settings.batch_linger
+    async with uploaded, tickets, report:
+        submitter = Submitter(ctx, tickets, report)
+        batch: list[RowJob] = []
+        first_at = 0.0
+        while True:
+            job: RowJob | None = None
+            ended = False
+            if batch:
+                with anyio.move_on_after(max(0.0, first_at + linger - ctx.clock.now())):
+                    try:
+                        job = await uploaded.receive()
+                    except anyio.EndOfStream:
+                        ended = True
+            else:
+                try:
+                    job = await uploaded.receive()
+                except anyio.EndOfStream:
+                    ended = True
+            if job is not None:
+                if not batch:
+                    first_at = ctx.clock.now()
+                batch.append(job)
+            if batch and (ended or job is None or len(batch) >= size):
+                await submitter.submit(batch)
+                batch = []
+            if ended:
+                return

@@ -1,0 +1,96 @@
+"""Upload workers: each row goes direct (≤ the cap) or presigned (SAS URL + blob protocol)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from batcher.api.client import MediaMagicClient
+from batcher.context import RunContext
+from batcher.errors import FileChangedError, InputError, RowError
+from batcher.naming import upload_filename
+from batcher.outcome import ReportLine, RowJob
+from batcher.upload.reader import LocalFile
+from batcher.upload.sas import SasGrant
+
+
+class ApiSasSource:
+    """Asks E1 for a SAS URL only when the uploader first needs one (it lives one hour), and
+    again for the same file name when the uploader says the old one is expiring."""
+
+    def __init__(self, client: MediaMagicClient, filename: str, content_type: str) -> None:
+        self._client = client
+        self._filename = filename
+        self._content_type = content_type
+        self._grant: SasGrant | None = None
+        self.blob_path: str | None = None
+
+    async def __call__(self, *, refresh: bool) -> SasGrant:
+        if self._grant is None or refresh:
+            answer = await self._client.upload_url(self._filename, self._content_type)
+            expires = datetime.fromisoformat(answer.expires_at.replace("Z", "+00:00"))
+            self._grant = SasGrant(url=answer.upload_url, expires_at=expires.timestamp())
+            self.blob_path = answer.blob_path
+        return self._grant
+
+
+async def _read_whole(job: RowJob) -> bytes:
+    assert job.path is not None
+    try:
+        data = await anyio.Path(job.path).read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {job.path}: {exc.strerror}", code="unreadable") from None
+    if len(data) != job.size:
+        raise FileChangedError(
+            f"file changed since it was checked ({job.size} → {len(data)} bytes)"
+        )
+    return data
+
+
+async def upload_direct(ctx: RunContext, job: RowJob) -> None:
+    assert job.size is not None and job.content_type is not None
+    filename = job.upload_filename or upload_filename(job, ctx.run_id, ctx.settings.rerun)
+    job.upload_filename = filename
+    # The whole file (≤ 10 MB) is held for the request and its retries: count it in the budget.
+    async with ctx.budget.hold(job.size):
+        data = await _read_whole(job)
+        answer = await ctx.client.direct_upload(filename, job.content_type, data)
+    job.blob_path = answer.blob_path
+    job.bytes_sent = job.size
+
+
+async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
+    assert job.path is not None and job.size is not None and job.mtime_ns is not None
+    assert job.content_type is not None
+    filename = job.upload_filename or upload_filename(job, ctx.run_id, ctx.settings.rerun)
+    job.upload_filename = filename
+    sas = ApiSasSource(ctx.client, filename, job.content_type)
+    local = LocalFile(path=job.path, size=job.size, mtime_ns=job.mtime_ns)
+    stats = await ctx.uploader.upload(
+        local, sas, key=f"{filename}:{job.size}:{job.mtime_ns}", content_type=job.content_type
+    )
+    job.blob_path = sas.blob_path
+    job.bytes_sent = stats.bytes_sent
+
+
+async def upload_worker(
+    ctx: RunContext,
+    jobs: ObjectReceiveStream[RowJob],
+    uploaded: ObjectSendStream[RowJob],
+    report: ObjectSendStream[ReportLine],
+) -> None:
+    async with jobs, uploaded, report:
+        async for job in jobs:
+            try:
+                if job.upload_method == "direct":
+                    await upload_direct(ctx, job)
+                else:
+                    await upload_presigned(ctx, job)
+            except RowError as exc:
+                await report.send(job.fail("upload", exc))
+                continue
+            ctx.counters.bytes_uploaded += job.bytes_sent
+            ctx.counters.files_uploaded += 1
+            await uploaded.send(job)

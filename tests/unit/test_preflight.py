@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from batcher.config import Settings
+from batcher.manifest import ManifestRow
+from batcher.preflight import check_row, guess_content_type
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _row(path: str, content_type: str | None = None) -> ManifestRow:
+    return ManifestRow(row=1, path_text=path, content_type=content_type,
+                       previous_submission_id=None, columns={})
+
+
+def _code(tmp_path: Path, path: str, content_type: str | None = None, **kw: object) -> str | None:
+    settings = Settings(**kw)  # type: ignore[arg-type]
+    _, problem = check_row(_row(path, content_type), tmp_path, settings)
+    return None if problem is None else problem.code
+
+
+def test_good_small_file_goes_direct(tmp_path: Path) -> None:
+    (tmp_path / "logo.png").write_bytes(PNG)
+    job, problem = check_row(_row("logo.png"), tmp_path, Settings())
+    assert problem is None
+    assert job.upload_method == "direct"
+    assert job.content_type == "image/png"
+    assert job.size == len(PNG)
+
+
+def test_file_over_the_direct_cap_goes_presigned(tmp_path: Path) -> None:
+    (tmp_path / "v.mp4").write_bytes(b"\x00" * 2048)
+    job, problem = check_row(_row("v.mp4"), tmp_path, Settings(direct_max_bytes=1024))
+    assert problem is None
+    assert job.upload_method == "presigned"
+
+
+@pytest.mark.parametrize(
+    ("setup", "path", "content_type", "code"),
+    [
+        (None, "missing.mp4", None, "file_not_found"),
+        ("dir", "adir", "video/mp4", "not_a_file"),
+        ("empty", "empty.png", None, "empty_file"),
+        ("loop", "loop.mp4", None, "symlink_loop"),
+        ("png", "logo.png", "application/zip", "unsupported_media_type"),
+        ("weird", "notes.xyz123", None, "unknown_type"),
+    ],
+)
+def test_refused_rows_name_the_reason(
+    tmp_path: Path, setup: str | None, path: str, content_type: str | None, code: str
+) -> None:
+    if setup == "dir":
+        (tmp_path / "adir").mkdir()
+    elif setup == "empty":
+        (tmp_path / "empty.png").write_bytes(b"")
+    elif setup == "loop":
+        os.symlink(tmp_path / "loop.mp4", tmp_path / "loop.mp4")
+    elif setup == "png":
+        (tmp_path / "logo.png").write_bytes(PNG)
+    elif setup == "weird":
+        (tmp_path / "notes.xyz123").write_bytes(b"x")
+    assert _code(tmp_path, path, content_type) == code
+
+
+def test_file_over_its_category_cap_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "big.png").write_bytes(PNG)
+    caps = {"video": 10, "audio": 10, "image": 10, "document": 10}
+    assert _code(tmp_path, "big.png", category_caps=caps) == "too_large"
+
+
+def test_manifest_problem_is_passed_through(tmp_path: Path) -> None:
+    from batcher.errors import InputError
+
+    row = ManifestRow(1, "x", None, None, {}, InputError("bad", code="bad_json"))
+    _, problem = check_row(row, tmp_path, Settings())
+    assert problem is not None and problem.code == "bad_json"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.mp4", "video/mp4"),
+        ("a.MOV", "video/quicktime"),
+        ("a.mkv", "video/x-matroska"),
+        ("a.mp3", "audio/mpeg"),
+        ("a.wav", "audio/wav"),
+        ("a.pdf", "application/pdf"),
+        ("a.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("a.txt", "text/plain"),
+        ("a.webp", "image/webp"),
+    ],
+)
+def test_content_type_guesses_match_the_allowlist(name: str, expected: str) -> None:
+    assert guess_content_type(Path(name)) == expected
