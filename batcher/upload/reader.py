@@ -1,0 +1,154 @@
+"""Reading one block of a local file at a time, and noticing when the file changes under us.
+
+Only the requested range is ever in memory: the caller holds the bytes of one block under
+the shared MemoryBudget, never the whole file. Reading and hashing run together in a worker
+thread: ``os.pread`` and ``hashlib.md5`` both release the GIL on large buffers, so the event
+loop keeps serving other requests meanwhile.
+
+Measured on the 2-core test machine (256 MiB file, page cache warm, 8 MiB blocks, 4 at a
+time, read + MD5, 3 rounds): ``os.pread`` via ``anyio.to_thread`` 888-979 MiB/s, aiofiles
+(seek + read in its executor, then a thread hop for the hash) 863-880 MiB/s, same CPU. MD5
+dominates either way, and both are ~5x faster than Azurite accepts bytes. ``PreadReader`` is
+the default; ``AiofilesReader`` stays behind the same ``BlockReader`` protocol so the choice
+can be re-measured (``BlobUploader(..., open_file=open_aiofiles)``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import aiofiles
+import anyio.to_thread
+
+from batcher.errors import FileChangedError, InputError
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def stat(cls, path: Path) -> LocalFile:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+        return cls(path=path, size=st.st_size, mtime_ns=st.st_mtime_ns)
+
+    def ensure_unchanged(self) -> None:
+        """Raise FileChangedError if size or mtime differ from this record (blocking stat:
+        cheap, and called once or twice per file)."""
+        try:
+            now = LocalFile.stat(self.path)
+        except InputError as exc:
+            raise FileChangedError(f"{self.path} disappeared during upload") from exc
+        if (now.size, now.mtime_ns) != (self.size, self.mtime_ns):
+            raise FileChangedError(
+                f"{self.path} changed during upload "
+                f"(size {self.size} -> {now.size}, mtime_ns {self.mtime_ns} -> {now.mtime_ns})"
+            )
+
+
+def md5_b64(data: bytes) -> str:
+    """The Content-MD5 header value of ``data``."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    data: bytes
+    md5: str
+    """Base64 MD5 of ``data``."""
+
+
+class BlockReader(Protocol):
+    async def read(self, offset: int, length: int) -> Chunk:
+        """Exactly ``length`` bytes from ``offset`` (FileChangedError if the file is shorter)."""
+        ...
+
+
+def _pread_exact(fd: int, offset: int, length: int) -> bytes:
+    # A single pread returns the whole range for regular files; loop only for short reads
+    # (very large ranges, or the file shrank, which the caller must hear about).
+    first = os.pread(fd, length, offset)
+    if len(first) == length:
+        return first
+    parts = [first]
+    got = len(first)
+    while got < length:
+        more = os.pread(fd, length - got, offset + got)
+        if not more:
+            raise FileChangedError(f"file ended at {offset + got}, expected {offset + length}")
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _read_and_hash(fd: int, offset: int, length: int) -> Chunk:
+    data = _pread_exact(fd, offset, length)
+    return Chunk(data=data, md5=md5_b64(data))
+
+
+class PreadReader:
+    """``os.pread`` on one descriptor from worker threads: no shared file position, so
+    concurrent blocks of one file need no lock."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+
+    async def read(self, offset: int, length: int) -> Chunk:
+        return await anyio.to_thread.run_sync(_read_and_hash, self._fd, offset, length)
+
+
+class AiofilesReader:
+    """aiofiles alternative (seek + read share a file position, hence the lock)."""
+
+    def __init__(self, fh: aiofiles.threadpool.binary.AsyncBufferedReader) -> None:
+        self._fh = fh
+        self._lock = anyio.Lock()
+
+    async def read(self, offset: int, length: int) -> Chunk:
+        async with self._lock:
+            await self._fh.seek(offset)
+            data = await self._fh.read(length)
+        if len(data) != length:
+            raise FileChangedError(f"file ended before {offset + length}")
+        md5 = await anyio.to_thread.run_sync(md5_b64, data)
+        return Chunk(data=data, md5=md5)
+
+
+@asynccontextmanager
+async def open_pread(path: Path) -> AsyncIterator[BlockReader]:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise FileChangedError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    try:
+        yield PreadReader(fd)
+    finally:
+        os.close(fd)
+
+
+@asynccontextmanager
+async def open_aiofiles(path: Path) -> AsyncIterator[BlockReader]:
+    try:
+        fh = await aiofiles.open(path, "rb")
+    except OSError as exc:
+        raise FileChangedError(f"cannot open {path}: {exc.strerror or exc}") from exc
+    try:
+        yield AiofilesReader(fh)
+    finally:
+        await fh.close()
+
+
+ReaderFactory = Callable[[Path], AbstractAsyncContextManager[BlockReader]]
+"""How BlobUploader opens files; ``open_pread`` by default."""
