@@ -1,0 +1,85 @@
+"""The seam between the upload logic and HTTP: one request in, status + headers + body out.
+
+``AiohttpTransport`` is the real one; ``batcher.upload.testing.FakeBlobService`` is an
+in-memory Azure Blob for unit tests (the habit of httpx's MockTransport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+import yarl
+
+from batcher.upload.blob_errors import translate_client_errors
+
+
+@dataclass(frozen=True)
+class BlobResponse:
+    status: int
+    headers: Mapping[str, str]
+    """Case-insensitive in the real transport (aiohttp's CIMultiDict); fakes use lower case."""
+    body: bytes
+
+
+class BlobTransport(Protocol):
+    async def request(
+        self,
+        method: str,
+        url: yarl.URL,
+        *,
+        op: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        time_limit: float,
+    ) -> BlobResponse:
+        """Send one request. Transport failures raise TransportError (or a subclass); any
+        HTTP status is returned, not raised. ``op`` names the operation for messages."""
+        ...
+
+
+def check_blob_session(session: aiohttp.ClientSession) -> None:
+    """Refuse a session that would add credentials or custom headers to every request.
+
+    The blob host must see only what Azure needs: a session shared with the MediaMagic API
+    (``X-API-Key`` / ``Authorization`` defaults) would hand our API key to a storage host."""
+    if session.headers:
+        names = ", ".join(sorted(session.headers.keys()))
+        raise ValueError(f"blob session must have no default headers (has: {names})")
+    if session.auth is not None:
+        raise ValueError("blob session must have no default auth")
+
+
+class AiohttpTransport:
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        check_blob_session(session)
+        self._session = session
+
+    async def request(
+        self,
+        method: str,
+        url: yarl.URL,
+        *,
+        op: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        time_limit: float,
+    ) -> BlobResponse:
+        # aiohttp would label a bytes body application/octet-stream; on Put Blob that would
+        # become the blob's content type, so send Content-Type only when we set it.
+        skip = () if "Content-Type" in headers else ("Content-Type",)
+        with translate_client_errors(op, url):
+            async with self._session.request(
+                method,
+                url,
+                data=body,
+                headers=dict(headers),
+                skip_auto_headers=skip,
+                timeout=aiohttp.ClientTimeout(total=time_limit),
+                allow_redirects=False,
+                raise_for_status=False,
+            ) as resp:
+                payload = await resp.read()
+                return BlobResponse(status=resp.status, headers=resp.headers, body=payload)
