@@ -1,0 +1,246 @@
+"""Upload one local file to an Azure Blob SAS URL, the way AzCopy does it.
+
+Small files: one Put Blob. Large files: blocks in parallel (``block_concurrency`` per file),
+every block's bytes held under the run-wide MemoryBudget from before the read until its PUT
+has finished, so memory stays near the budget whatever the number or size of files. Every
+request carries a transactional Content-MD5. Retryable failures go through the Retrier; a
+SAS that expires mid-file is refreshed and the file continues from the blocks already
+staged; a StagedBlockStore lets a later attempt skip blocks an earlier one staged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aiohttp
+import anyio
+
+from batcher.clock import Clock, RealClock
+from batcher.errors import BatcherError, BlobError, InputError
+from batcher.retry import Retrier
+from batcher.upload import ops
+from batcher.upload.blocks import MAX_BLOCK_SIZE, Block, BlockPlan, MiB, block_id, plan_blocks
+from batcher.upload.budget import MemoryBudget
+from batcher.upload.job import BlobUploadStats, FileJob
+from batcher.upload.reader import Chunk, LocalFile, ReaderFactory, open_pread
+from batcher.upload.sas import SasKeeper, SasSource
+from batcher.upload.staged import InMemoryStagedBlockStore, StagedBlockStore
+from batcher.upload.transport import AiohttpTransport, BlobTransport
+
+
+@dataclass(frozen=True)
+class BlobSettings:
+    block_size: int = 8 * MiB
+    single_put_max: int = 8 * MiB
+    """Files up to this size go up in one Put Blob (Azure allows 5000 MiB)."""
+    block_concurrency: int = 4
+    """Blocks of ONE file in flight; the MemoryBudget bounds the total across files."""
+    request_timeout_floor: float = 30.0
+    request_timeout_per_mib: float = 4.0
+    """Seconds allowed per MiB of request body on top of the floor (sized to the block)."""
+    sas_refresh_margin: float = 300.0
+    verify_with_block_list: bool = True
+    """On resume, cross-check the store with Get Block List (skipped when the SAS lacks r)."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.block_size <= MAX_BLOCK_SIZE:
+            raise ValueError("block_size must be in 1 B..4000 MiB")
+        if not 0 <= self.single_put_max <= 5000 * MiB:
+            raise ValueError("single_put_max must be in 0..5000 MiB")
+        if self.block_concurrency < 1:
+            raise ValueError("block_concurrency must be >= 1")
+
+    def request_timeout(self, nbytes: int) -> float:
+        return self.request_timeout_floor + self.request_timeout_per_mib * nbytes / MiB
+
+
+class BlobUploader:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        settings: BlobSettings,
+        budget: MemoryBudget,
+        retrier: Retrier,
+        store: StagedBlockStore | None = None,
+        clock: Clock | None = None,
+        *,
+        open_file: ReaderFactory = open_pread,
+    ) -> None:
+        """``session`` must be dedicated to blob hosts: no default headers or auth (checked),
+        and a connection limit of at least (files in flight) x ``block_concurrency``,
+        because aiohttp counts waiting for a pooled connection against the timeout."""
+        self._init(AiohttpTransport(session), settings, budget, retrier, store, clock, open_file)
+
+    @classmethod
+    def from_transport(
+        cls,
+        transport: BlobTransport,
+        settings: BlobSettings,
+        budget: MemoryBudget,
+        retrier: Retrier,
+        store: StagedBlockStore | None = None,
+        clock: Clock | None = None,
+        *,
+        open_file: ReaderFactory = open_pread,
+    ) -> BlobUploader:
+        """The same uploader over another transport (e.g. ``testing.FakeBlobService``)."""
+        self = cls.__new__(cls)
+        self._init(transport, settings, budget, retrier, store, clock, open_file)
+        return self
+
+    def _init(
+        self,
+        transport: BlobTransport,
+        settings: BlobSettings,
+        budget: MemoryBudget,
+        retrier: Retrier,
+        store: StagedBlockStore | None,
+        clock: Clock | None,
+        open_file: ReaderFactory,
+    ) -> None:
+        self._transport = transport
+        self._settings = settings
+        self._budget = budget
+        self._retrier = retrier
+        self._store: StagedBlockStore = store if store is not None else InMemoryStagedBlockStore()
+        self._clock: Clock = clock if clock is not None else RealClock()
+        self._open_file = open_file
+
+    async def upload(
+        self,
+        file: LocalFile,
+        sas: SasSource,
+        *,
+        key: str,
+        content_type: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> BlobUploadStats:
+        """Upload ``file`` and commit it. ``key`` is the file's stable identity (for block ids
+        and resume). ``progress`` gets deltas of bytes known to be on the service (negative
+        only if a resumed file must start over). Raises RowError subclasses only."""
+        # SAS expiry is wall-clock; derive it from the injected monotonic clock so that a
+        # FakeClock moves both.
+        anchor = time.time() - self._clock.now()
+        keeper = SasKeeper(
+            sas, margin=self._settings.sas_refresh_margin, wall=lambda: self._clock.now() + anchor
+        )
+        file.ensure_unchanged()
+        try:
+            plan = plan_blocks(
+                file.size,
+                block_size=self._settings.block_size,
+                single_put_max=self._settings.single_put_max,
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+        async with self._open_file(file.path) as reader:
+            job = FileJob(
+                file, key, content_type, keeper, reader, self._retrier, progress or _ignore
+            )
+            if plan.single_put:
+                await self._upload_single(job)
+            else:
+                await self._upload_blocks(job, plan)
+        return job.stats()
+
+    async def _upload_single(self, job: FileJob) -> None:
+        size = job.file.size
+        limit = self._settings.request_timeout(size)
+        async with self._budget.hold(size):
+
+            async def put(url: str, chunk: Chunk) -> None:
+                await ops.put_blob(
+                    self._transport, url, chunk, content_type=job.content_type, time_limit=limit
+                )
+
+            await job.read_and_send(Block(0, 0, size), put, check_file=True)
+        job.progress(size)
+
+    async def _upload_blocks(self, job: FileJob, plan: BlockPlan) -> None:
+        ids = [block_id(job.key, plan, i) for i in range(plan.count)]
+        job.counters["blocks_total"] = plan.count
+        limit = self._settings.request_timeout(len(ids) * 64)
+
+        async def commit(url: str) -> None:
+            await ops.put_block_list(
+                self._transport, url, ids, content_type=job.content_type, time_limit=limit
+            )
+
+        for second_pass in (False, True):
+            staged = set() if second_pass else await self._already_staged(job, plan, ids)
+            await self._stage_missing(job, plan, ids, staged)
+            job.file.ensure_unchanged()  # before commit: never commit a torn file
+            try:
+                await job.send(commit)
+                break
+            except BlobError as exc:
+                if exc.azure_code != "InvalidBlockList" or second_pass or not staged:
+                    raise
+                # The store vouched for blocks the service no longer has (expired, or the
+                # blob was committed meanwhile): start this file over, once.
+                self._store.forget(job.key)
+                job.progress(-sum(b.length for b in plan.blocks() if ids[b.index] in staged))
+        self._store.forget(job.key)
+
+    async def _already_staged(self, job: FileJob, plan: BlockPlan, ids: list[str]) -> set[str]:
+        recorded = self._store.staged(job.key) & set(ids)
+        if not recorded or not self._settings.verify_with_block_list:
+            return recorded
+        limit = self._settings.request_timeout(0)
+
+        async def listing(url: str) -> dict[str, int]:
+            return await ops.get_uncommitted_blocks(self._transport, url, time_limit=limit)
+
+        try:
+            listed = await job.send(listing)
+        except BlobError as exc:
+            if exc.http_status == 403:  # SAS without r, as the real service may hand out
+                return recorded
+            if exc.http_status == 404:  # no blob and no uncommitted blocks
+                return set()
+            raise
+        lengths = {ids[b.index]: b.length for b in plan.blocks()}
+        return {bid for bid in recorded if listed.get(bid) == lengths[bid]}
+
+    async def _stage_missing(
+        self, job: FileJob, plan: BlockPlan, ids: list[str], staged: set[str]
+    ) -> None:
+        missing = [b for b in plan.blocks() if ids[b.index] not in staged]
+        todo = iter(missing)
+        job.counters["blocks_skipped"] = plan.count - len(missing)
+        job.counters["blocks_sent"] = 0
+        job.progress(plan.file_size - sum(b.length for b in missing))
+        limit = self._settings.request_timeout(plan.block_size)
+        failures: list[BatcherError] = []
+
+        async def worker(scope: anyio.CancelScope) -> None:
+            for block in todo:  # one shared iterator: each block is taken exactly once
+                bid = ids[block.index]
+
+                async def put(url: str, chunk: Chunk, bid: str = bid) -> None:
+                    await ops.put_block(self._transport, url, bid, chunk, time_limit=limit)
+
+                try:
+                    async with self._budget.hold(block.length):
+                        await job.read_and_send(block, put, check_file=False)
+                except BatcherError as exc:
+                    # Stop the file's other blocks and raise this error itself (not an
+                    # ExceptionGroup): callers handle RowErrors.
+                    failures.append(exc)
+                    scope.cancel()
+                    return
+                self._store.record(job.key, bid, block.length)
+                job.counters["blocks_sent"] += 1
+                job.progress(block.length)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(min(self._settings.block_concurrency, plan.count)):
+                tg.start_soon(worker, tg.cancel_scope)
+        if failures:
+            raise failures[0]
+
+
+def _ignore(_: int) -> None:
+    return None
