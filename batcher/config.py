@@ -80,6 +80,7 @@ class Settings(BaseModel):
     request_timeout: float = Field(60.0, gt=0)
     retry_attempts: int = Field(6, ge=1)
     retry_budget: float = Field(300.0, gt=0)
+    retry_initial_wait: float = Field(0.5, ge=0)
 
     rerun: Literal["fresh", "skip"] = "fresh"
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))

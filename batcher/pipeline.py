@@ -109,7 +109,11 @@ async def run_batch(
     writer = ReportWriter(report_path)
     started = clock.now()
     run_id = uuid.uuid4().hex
-    policy = RetryPolicy(attempts=settings.retry_attempts, budget_seconds=settings.retry_budget)
+    policy = RetryPolicy(
+        attempts=settings.retry_attempts,
+        budget_seconds=settings.retry_budget,
+        initial_wait=settings.retry_initial_wait,
+    )
     gates = RateGates(clock)
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, enable_cleanup_closed=True)
     fatal: BatcherError | None = None

@@ -1,0 +1,169 @@
+"""The CLI: in-process against a sandbox subprocess, plus one real `python -m batcher` run."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from batcher.cli import main
+from tests.media import write_manifest, write_media
+
+FAST = ["--poll-interval", "0.02", "--poll-max-interval", "0.2", "--batch-linger", "0.05"]
+
+
+@pytest.fixture(scope="module")
+def sandbox_url() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batcher.sandbox", "--port", "0", "--processing-delay", "0.05"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://[\w.:\[\]]+", line)
+        assert match, f"no URL in sandbox output: {line!r}"
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, sandbox_url: str) -> str:
+    for name in list(os.environ):
+        if name.startswith("BATCHER_") or name.startswith("MEDIAMAGIC_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("MEDIAMAGIC_BASE_URL", sandbox_url)
+    monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_test_sandbox")
+    return sandbox_url
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_all_complete_exits_0(env: str, tmp_path: Path) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), *FAST]) == 0
+    assert [line["status"] for line in _lines(report)] == ["complete"]
+
+
+def test_some_rows_in_error_exits_1(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}, {"path": "gone.png"}])
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "rows 2: 1 complete, 0 failed, 1 errors" in err
+    assert "file_not_found" in err
+
+
+def test_no_key_exits_2_naming_both_ways(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MEDIAMAGIC_API_KEY")
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    assert main([str(manifest)]) == 2
+    err = capsys.readouterr().err
+    assert "MEDIAMAGIC_API_KEY" in err and "--sandbox" in err
+
+
+def test_bad_manifest_header_exits_2(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("file\na.png\n")
+    assert main([str(manifest), "--report", str(tmp_path / "r.jsonl")]) == 2
+    assert "no 'path' column" in capsys.readouterr().err
+
+
+def test_unwritable_report_exits_2_before_any_upload(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    assert main([str(manifest), "--report", str(tmp_path / "no" / "such" / "r.jsonl")]) == 2
+    assert "cannot write the report" in capsys.readouterr().err
+
+
+def test_refused_key_exits_3_without_showing_it(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_live_not_a_real_key_123")
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    assert main([str(manifest), "--report", str(tmp_path / "r.jsonl"), *FAST]) == 3
+    err = capsys.readouterr().err
+    assert "Invalid API key" in err
+    assert "not_a_real_key" not in err
+
+
+def test_api_key_file_is_read(env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDIAMAGIC_API_KEY")
+    key_file = tmp_path / "key"
+    key_file.write_text("sk_test_sandbox\n")
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    args = [str(manifest), "--api-key-file", str(key_file), "--report", str(tmp_path / "r.jsonl")]
+    assert main([*args, *FAST]) == 0
+
+
+def test_plain_http_to_a_remote_host_is_refused(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    assert main([str(manifest), "--base-url", "http://example.com"]) == 2
+    assert "plain http" in capsys.readouterr().err
+
+
+def test_options_come_from_batcher_env_vars(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    monkeypatch.setenv("BATCHER_REPORT", str(tmp_path / "from-env.jsonl"))
+    monkeypatch.setenv("BATCHER_POLL_INTERVAL", "0.02")
+    monkeypatch.setenv("BATCHER_BATCH_LINGER", "0.05")
+    assert main([str(manifest)]) == 0
+    assert (tmp_path / "from-env.jsonl").exists()
+
+
+def test_sandbox_flag_runs_without_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDIAMAGIC_API_KEY", raising=False)
+    write_media(tmp_path, "a.pdf", 2_000)
+    write_media(tmp_path, "big.mp4", 150_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.pdf"}, {"path": "big.mp4"}])
+    report = tmp_path / "r.jsonl"
+    args = [str(manifest), "--sandbox", "--report", str(report), "--direct-max-bytes", "100000",
+            "--batch-linger", "0.05"]
+    assert main(args) == 0
+    lines = _lines(report)
+    assert [line["uploadMethod"] for line in lines] == ["direct", "presigned"]
+
+
+def test_real_subprocess_run_with_the_key_out_of_the_process_listing(
+    env: str, tmp_path: Path
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    report = tmp_path / "r.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "batcher", str(manifest), "--report", str(report), *FAST],
+        capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "sk_test_sandbox" not in proc.stderr + proc.stdout
+    assert proc.stdout == ""  # stdout stays clean for machine use
+    assert _lines(report)[0]["status"] == "complete"

@@ -1,0 +1,39 @@
+"""Shared helpers for pipeline tests against the sandbox."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from batcher.config import PollSettings, Settings
+from batcher.sandbox import DEFAULT_TEST_KEY
+from batcher.sandbox.findings import findings_for
+
+
+def fast_settings(base_url: str, tmp_path: Path, **kw: Any) -> Settings:
+    """Settings sized for tests: tiny waits, small blocks, report under tmp_path."""
+    values: dict[str, Any] = {
+        "base_url": base_url,
+        "api_key": SecretStr(DEFAULT_TEST_KEY),
+        "report_path": tmp_path / "report.jsonl",
+        "batch_linger": 0.05,
+        "retry_initial_wait": 0.01,
+        "block_size": 64 * 1024,
+        "poll": PollSettings(initial=0.02, multiplier=1.5, max_interval=0.2, deadline=30),
+    }
+    values.update(kw)
+    return Settings(**values)
+
+
+def read_report(path: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+    return sorted(lines, key=lambda d: d["row"])
+
+
+def expected_issues(data: bytes, blob_path: str) -> list[dict[str, Any]]:
+    filename = blob_path.split("/", 1)[1]
+    return findings_for(hashlib.sha256(data).digest(), filename)

@@ -1,0 +1,138 @@
+"""Throttling, server faults and fatal answers, against the sandbox over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from batcher import AuthenticationError, PlanError, run_batch
+from batcher.api.client import MediaMagicClient
+from batcher.api.models import AssetRef
+from batcher.errors import ApiError
+from batcher.ratelimit import RateGates
+from batcher.retry import Retrier
+from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox.config import FaultSpec, RateLimit
+from tests.integration.helpers import fast_settings, read_report
+from tests.media import write_manifest, write_media
+
+pytestmark = pytest.mark.anyio
+
+MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
+
+
+def _files(tmp_path: Path, n: int, big_every: int = 0) -> Path:
+    rows = []
+    for i in range(n):
+        size = 200_000 if big_every and i % big_every == 0 else 1_500 + i
+        rows.append({"path": str(write_media(tmp_path, f"m/f{i}.png", size))})
+    return write_manifest(tmp_path, rows)
+
+
+async def test_429_is_retried_after_retry_after_and_no_request_jumps_the_gate(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _files(tmp_path, 6)
+    config = SandboxConfig(
+        processing_delay=0.02,
+        retry_after_seconds=1,
+        rate_limits={
+            "upload": RateLimit(rate=4, burst=2),
+            "submission_read": RateLimit(rate=5, burst=2),
+        },
+    )
+    async with make_sandbox(config) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=2)
+        summary = await run_batch(manifest, settings)
+        violations = list(sb.state.rate_limit_violations)
+    assert summary.complete == 6
+    assert sum(summary.throttled.values()) > 0  # throttling really happened
+    assert violations == []
+
+
+async def test_server_errors_and_dropped_connections_are_retried(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _files(tmp_path, 10, big_every=3)
+    faults = {
+        "*": FaultSpec(error_500=0.1, error_502=0.1, drop_before=0.05),
+        "blob_put_block": FaultSpec(error_503=0.2, error_500=0.1),
+    }
+    async with make_sandbox(SandboxConfig(processing_delay=0.02, seed=7, faults=faults)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000,
+                                 retry_attempts=10)
+        summary = await run_batch(manifest, settings)
+        injected = sb.state.faults_injected
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["status"] for line in lines] == ["complete"] * 10
+    assert summary.retries > 0
+    assert injected > 0
+
+
+@pytest.mark.parametrize(
+    ("key", "kind", "message"),
+    [
+        ("sk_live_unknown", AuthenticationError, "Invalid API key"),
+        ("sk_test_expired", AuthenticationError, "This API key has expired"),
+        ("sk_test_revoked", AuthenticationError, "This API key has been revoked"),
+        ("sk_test_unpaid", PlanError, "Your plan does not include"),
+    ],
+)
+async def test_401_and_402_abort_the_run_and_every_row_is_still_reported(
+    make_sandbox: MakeSandbox, tmp_path: Path, key: str, kind: type[Exception], message: str
+) -> None:
+    manifest = _files(tmp_path, 4)
+    config = SandboxConfig(
+        expired_keys=frozenset({"sk_test_expired"}),
+        revoked_keys=frozenset({"sk_test_revoked"}),
+        unpaid_keys=frozenset({"sk_test_unpaid"}),
+    )
+    async with make_sandbox(config) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, api_key=SecretStr(key))
+        with pytest.raises(kind, match=message) as info:
+            await run_batch(manifest, settings)
+    assert key not in str(info.value)
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["row"] for line in lines] == [1, 2, 3, 4]
+    assert all(line["status"] == "error" for line in lines)
+    assert {line["error"]["code"] for line in lines} == {"aborted"}
+
+
+async def test_submission_with_an_unknown_blob_path_is_refused_403(
+    make_sandbox: MakeSandbox,
+) -> None:
+    import aiohttp
+
+    async with make_sandbox(SandboxConfig()) as sb, aiohttp.ClientSession() as session:
+        client = MediaMagicClient(
+            session, base_url=sb.base_url, api_key=SecretStr("sk_test_sandbox"),
+            gates=RateGates(), retrier=Retrier(),
+        )
+        with pytest.raises(ApiError) as info:
+            await client.create_submission([AssetRef(blob_path="nope/never-uploaded.png")])
+    assert info.value.http_status == 403
+    assert info.value.code == "invalid_blob_path"
+
+
+async def test_ambiguous_create_never_duplicates_and_never_loses_a_row(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _files(tmp_path, 8)
+    faults = {"create_submission": FaultSpec(drop_after=0.5)}
+    async with make_sandbox(SandboxConfig(processing_delay=0.02, seed=3, faults=faults)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=2, batch_linger=30)
+        await run_batch(manifest, settings)
+        hashes = dict(sb.state.submitted_content_hashes)
+        created = sb.state.created_submissions
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["row"] for line in lines] == list(range(1, 9))
+    assert max(hashes.values()) == 1  # no file was ever submitted twice
+    outcomes = {line["error"]["code"] if line["error"] else line["status"] for line in lines}
+    assert outcomes <= {"complete", "submission_unconfirmed", "transport"}
+    assert "submission_unconfirmed" in outcomes or created == 4
+    complete_ids = {line["submissionId"] for line in lines if line["status"] == "complete"}
+    assert len(complete_ids) <= created
