@@ -1,0 +1,133 @@
+"""Every knob of the sandbox, in one frozen model. All faults and limits are off by default,
+so a bare ``SandboxConfig()`` behaves like a healthy, unthrottled service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_TEST_KEY = "sk_test_sandbox"
+# The workspace from the API reference's examples, so blob paths look like the docs'.
+DEFAULT_WORKSPACE_ID = "660e8400-e29b-41d4-a716-446655440000"
+
+MiB = 1024 * 1024
+
+BucketName = Literal["upload", "submission_write", "submission_read"]
+
+# Endpoint names used for faults, request counters and rate-limit buckets.
+API_ENDPOINTS: dict[str, BucketName] = {
+    "upload_url": "upload",
+    "direct_upload": "upload",
+    "create_submission": "submission_write",
+    "retry_asset": "submission_write",
+    "get_submission": "submission_read",
+    "get_asset": "submission_read",
+    "get_issues": "submission_read",
+}
+BLOB_ENDPOINTS = (
+    "blob_put_blob",
+    "blob_put_block",
+    "blob_put_block_list",
+    "blob_get_block_list",
+    "blob_get_blob",
+)
+
+# §3.3 of the API reference, exactly; the category decides the §3.2 size cap.
+ALLOWED_CONTENT_TYPES: dict[str, str] = {
+    "video/mp4": "video",
+    "video/quicktime": "video",
+    "video/x-msvideo": "video",
+    "video/x-matroska": "video",
+    "audio/mpeg": "audio",
+    "audio/wav": "audio",
+    "audio/x-wav": "audio",
+    "audio/aac": "audio",
+    "audio/ogg": "audio",
+    "image/jpeg": "image",
+    "image/png": "image",
+    "image/gif": "image",
+    "image/webp": "image",
+    "image/svg+xml": "image",
+    "application/pdf": "document",
+    "application/msword": "document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "document",
+    "text/plain": "document",
+}
+
+# The docs say "5 GB / 500 MB / 50 MB / 100 MB" without saying decimal or binary; decimal is
+# the stricter reading, so a client that stays under it is safe either way.
+DEFAULT_CATEGORY_MAX_BYTES: dict[str, int] = {
+    "video": 5_000_000_000,
+    "audio": 500_000_000,
+    "image": 50_000_000,
+    "document": 100_000_000,
+}
+
+
+class FaultSpec(BaseModel):
+    """Probabilities (0..1) of each fault per request; they are exclusive and drawn once."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    error_500: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_502: float = Field(default=0.0, ge=0.0, le=1.0)
+    error_503: float = Field(default=0.0, ge=0.0, le=1.0)
+    drop_before: float = Field(default=0.0, ge=0.0, le=1.0)
+    drop_after: float = Field(default=0.0, ge=0.0, le=1.0)
+    latency_seconds: float = Field(default=0.0, ge=0.0)
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``rate`` tokens per second (None = unlimited), at most ``burst`` saved."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: float | None = Field(default=None, gt=0.0)
+    burst: int = Field(default=1, ge=1)
+
+
+class SandboxConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # --- keys -----------------------------------------------------------------------------
+    accept_any_test_key: bool = True  # any "sk_test_…" key is valid
+    test_keys: frozenset[str] = frozenset({DEFAULT_TEST_KEY})
+    live_keys: frozenset[str] = frozenset()
+    expired_keys: frozenset[str] = frozenset()
+    revoked_keys: frozenset[str] = frozenset()
+    unpaid_keys: frozenset[str] = frozenset()  # 402 plan gating
+    workspace_id: str = DEFAULT_WORKSPACE_ID
+    key_workspaces: dict[str, str] = Field(default_factory=dict)  # per-key workspace override
+
+    # --- uploads --------------------------------------------------------------------------
+    sas_lifetime_seconds: int = Field(default=3600, ge=0)
+    sas_permissions: str = "cw"  # the real service may not grant "r"
+    direct_max_bytes: int = Field(default=10_000_000, ge=0)
+    category_max_bytes: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_CATEGORY_MAX_BYTES)
+    )
+    storage_dir: Path | None = None  # None: a TemporaryDirectory removed on exit
+
+    # --- Azure Blob service limits (configurable so tests can reach them cheaply) -----------
+    blob_max_put_blob_bytes: int = 5000 * MiB
+    blob_max_block_bytes: int = 4000 * MiB
+    blob_max_uncommitted_blocks: int = 100_000
+    blob_max_block_list: int = 50_000
+
+    # --- submissions and processing -------------------------------------------------------
+    max_assets_per_submission: int | None = Field(default=None, ge=1)
+    processing_delay: float = Field(default=2.0, ge=0.0)
+    max_customer_retries: int = Field(default=3, ge=0)
+
+    # --- rate limits (per API key and bucket; absent bucket = unlimited) --------------------
+    rate_limits: dict[BucketName, RateLimit] = Field(default_factory=dict)
+    retry_after_seconds: int = Field(default=1, ge=0)
+
+    # --- faults (key: endpoint name or "*") -----------------------------------------------
+    seed: int = 0
+    faults: dict[str, FaultSpec] = Field(default_factory=dict)
+
+    def fault_for(self, endpoint: str) -> FaultSpec | None:
+        return self.faults.get(endpoint) or self.faults.get("*")

@@ -1,0 +1,56 @@
+"""Per-key token buckets for the three API buckets, plus bookkeeping of clients that come back
+before the ``Retry-After`` they were given (the thing a well-behaved client must never do)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from batcher.sandbox.config import BucketName, SandboxConfig
+from batcher.sandbox.errors import ApiError
+from batcher.sandbox.state import RateLimitViolation, SandboxState
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated_at: float
+    blocked_until: float = 0.0  # when the last Retry-After we sent runs out
+
+
+class RateLimiter:
+    def __init__(
+        self, config: SandboxConfig, state: SandboxState, clock: Callable[[], float]
+    ) -> None:
+        self._config = config
+        self._state = state
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def check(self, key_id: str, bucket: BucketName, endpoint: str) -> None:
+        """Take one token or raise the 429; record a violation if the client came back early."""
+        now = self._clock()
+        limit = self._config.rate_limits.get(bucket)
+        state = self._buckets.get((key_id, bucket))
+        if state is not None and now < state.blocked_until:
+            self._state.rate_limit_violations.append(
+                RateLimitViolation(bucket, endpoint, now, state.blocked_until - now)
+            )
+        if limit is None or limit.rate is None:
+            return
+        if state is None:
+            state = self._buckets[(key_id, bucket)] = _Bucket(float(limit.burst), now)
+        state.tokens = min(float(limit.burst), state.tokens + (now - state.updated_at) * limit.rate)
+        state.updated_at = now
+        if state.tokens >= 1.0:
+            state.tokens -= 1.0
+            return
+        retry_after = self._config.retry_after_seconds
+        state.blocked_until = max(state.blocked_until, now + retry_after)
+        self._state.rate_limited[bucket] += 1
+        raise ApiError(
+            429,
+            "",
+            body={"error": f"Rate limit exceeded: too many {bucket} requests"},
+            headers={"Retry-After": str(retry_after)},
+        )
