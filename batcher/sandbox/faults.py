@@ -52,7 +52,8 @@ class FaultInjector:
         for kind in _KINDS:
             threshold += getattr(spec, kind)
             if roll < threshold:
-                self._state.faults_injected[f"{endpoint}:{kind}"] += 1
+                self._state.faults_injected += 1
+                self._state.fault_counts[f"{endpoint}:{kind}"] += 1
                 return kind
         return None
 

@@ -106,7 +106,8 @@ class SandboxState:
     submitted_content_hashes: Counter[str] = field(default_factory=Counter)  # sha256 hex
     rate_limit_violations: list[RateLimitViolation] = field(default_factory=list)
     rate_limited: Counter[str] = field(default_factory=Counter)  # bucket → 429s sent
-    faults_injected: Counter[str] = field(default_factory=Counter)  # "endpoint:kind" → count
+    faults_injected: int = 0  # total faults injected
+    fault_counts: Counter[str] = field(default_factory=Counter)  # "endpoint:kind" → count
     version_groups: dict[str, int] = field(default_factory=dict)  # group id → highest version
 
     # --- helpers --------------------------------------------------------------------------
@@ -120,9 +121,6 @@ class SandboxState:
     def bytes_received_for(self, blob_path: str) -> int:
         stats = self.blobs.get(blob_path)
         return stats.bytes_received if stats else 0
-
-    def total_faults(self) -> int:
-        return sum(self.faults_injected.values())
 
     def duplicate_content_hashes(self) -> list[str]:
         """Content submitted more than once (a client that re-submits a file shows up here)."""
