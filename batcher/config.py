@@ -82,6 +82,11 @@ class Settings(BaseModel):
     retry_budget: float = Field(300.0, gt=0)
     retry_initial_wait: float = Field(0.5, ge=0)
 
+    journal_path: Path | None = None
+    """Default: next to the report, ``<report>.journal.sqlite``."""
+    fresh: bool = False
+    """Ignore (delete) the journal of an earlier run and start afresh."""
+
     rerun: Literal["fresh", "skip"] = "fresh"
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from batcher.api.client import MediaMagicClient
 from batcher.clock import Clock
 from batcher.config import Settings
+from batcher.journal import Journal
 from batcher.upload.blob import BlobUploader
 from batcher.upload.budget import MemoryBudget
 
@@ -31,4 +32,5 @@ class RunContext:
     clock: Clock
     run_id: str
     manifest_dir: Path
+    journal: Journal
     counters: RunCounters = field(default_factory=RunCounters)

@@ -5,9 +5,9 @@ The service keys blobs as ``<workspace-id>/<filename>``: two rows ``a/logo.png``
 ``Asset already submitted``). So every upload gets a name of its own, ``<stem>.<token><ext>``,
 readable in the service's UI and unique where it must be. The token depends on ``rerun``:
 
-* ``fresh`` (default): hash of the run ID and the file's absolute path. Each run (each
-  nightly sweep) gets new blob paths, so a re-run is reviewed again and never meets 409;
-  a resumed run keeps its run ID and so its names.
+* ``fresh`` (default): hash of the run ID and the file's absolute path, size and mtime.
+  Each run (each nightly sweep) gets new blob paths, so a re-run is reviewed again and never
+  meets 409; a resumed run keeps its run ID (from the journal) and so its names.
 * ``skip``: hash of the absolute path, size and mtime. The same unchanged file always maps
   to the same blob path; if it was submitted before, the service answers 409 and the row is
   reported ``already_submitted`` instead of being reviewed (and billed) twice.
@@ -43,10 +43,8 @@ def _safe_stem(stem: str) -> str:
 def upload_filename(job: RowJob, run_id: str, mode: RerunMode) -> str:
     assert job.path is not None
     absolute = str(job.path.resolve())
-    if mode == "fresh":
-        token = _token([run_id, absolute])
-    else:
-        token = _token([absolute, str(job.size), str(job.mtime_ns)])
+    identity = [absolute, str(job.size), str(job.mtime_ns)]
+    token = _token([run_id, *identity] if mode == "fresh" else identity)
     name = Path(job.path.name)
     suffix = _UNSAFE.sub("_", name.suffix)[:16]
     return f"{_safe_stem(name.stem if suffix else name.name)}.{token}{suffix}"

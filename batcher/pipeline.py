@@ -12,8 +12,8 @@ is done, and the report writer ends when every sender is closed.
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, InputError, UsageError
+from batcher.journal import Journal
 from batcher.manifest import ManifestRow, read_manifest
 from batcher.outcome import ErrorInfo, ReportLine, RowJob
 from batcher.preflight import check_row
@@ -32,7 +33,7 @@ from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.stages.poll import poll_stage
 from batcher.stages.report import ReportWriter, report_stage
-from batcher.stages.submit import Ticket, batch_stage
+from batcher.stages.submit import AMBIGUOUS, Ticket, batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.summary import RunSummary
 from batcher.upload.blob import BlobSettings, BlobUploader
@@ -43,27 +44,54 @@ def default_report_path(manifest: Path) -> Path:
     return Path.cwd() / f"{manifest.stem}.report.jsonl"
 
 
+def journal_path_for(report: Path) -> Path:
+    return report.with_name(report.name + ".journal.sqlite")
+
+
 async def _read_stage(
     ctx: RunContext,
     rows: Iterator[ManifestRow],
     jobs: ObjectSendStream[RowJob],
+    uploaded: ObjectSendStream[RowJob],
+    tickets: ObjectSendStream[Ticket],
     report: ObjectSendStream[ReportLine],
 ) -> None:
+    """Pre-flight each row and send it to the first stage it still needs (resume)."""
     seen: dict[Path, int] = {}
-    async with jobs, report:
+    resumed: dict[str, dict[str, RowJob]] = {}
+    async with jobs, uploaded, tickets, report:
         for row in rows:
+            record = ctx.journal.get(row.row)
+            if record is not None and record.path_text == row.path_text:
+                if record.state == "reported":
+                    continue  # finished in an earlier run; its line was replayed
+            else:
+                record = None  # a different manifest row under this number: start over
             job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
             if problem is None and job.path is not None:
-                identity = job.path.resolve()
-                first = seen.setdefault(identity, job.row)
+                first = seen.setdefault(job.path.resolve(), job.row)
                 if first != job.row:
                     problem = InputError(
                         f"same file as row {first}; not sent twice", code="duplicate_row"
                     )
             if problem is not None:
                 await report.send(job.fail("preflight", problem))
+                continue
+            if record is None or not record.same_file(job):
+                await jobs.send(job)  # new, or changed since: upload (again)
+                continue
+            record.restore(job)
+            if record.state == "submitted" and job.submission_id and job.asset_id:
+                resumed.setdefault(job.submission_id, {})[job.asset_id] = job
+            elif record.state in ("uploaded", "submitting") and job.blob_path:
+                if record.state == "submitting":
+                    job.extra[AMBIGUOUS] = True  # the create was in flight when we stopped
+                await uploaded.send(job)
             else:
-                await jobs.send(job)
+                await jobs.send(job)  # staged blocks are skipped by the uploader
+        now = ctx.clock.now()
+        for submission_id, assets in resumed.items():
+            await tickets.send(Ticket(submission_id, assets, created_at=now))
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
@@ -100,58 +128,79 @@ def _blob_settings(settings: Settings) -> BlobSettings:
 async def run_batch(
     manifest: Path, settings: Settings, *, clock: Clock | None = None
 ) -> RunSummary:
-    """Upload, submit, track and report every row of ``manifest``."""
+    """Upload, submit, track and report every row of ``manifest``; resume from the journal."""
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
     rows = read_manifest(manifest)
     report_path = settings.report_path or default_report_path(manifest)
+    # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
-    started = clock.now()
-    run_id = uuid.uuid4().hex
-    policy = RetryPolicy(
-        attempts=settings.retry_attempts,
-        budget_seconds=settings.retry_budget,
-        initial_wait=settings.retry_initial_wait,
-    )
-    gates = RateGates(clock)
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, enable_cleanup_closed=True)
-    fatal: BatcherError | None = None
-    retrier = Retrier(policy=policy, clock=clock)
-    budget = MemoryBudget(settings.memory_budget)
     try:
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-            client = MediaMagicClient(
-                session,
-                base_url=settings.base_url,
-                api_key=settings.api_key,
-                gates=gates,
-                retrier=retrier,
-                timeout=settings.request_timeout,
-            )
-            uploader = BlobUploader(session, _blob_settings(settings), budget, retrier, clock=clock)
-            ctx = RunContext(
-                settings, client, uploader, budget, clock, run_id, _manifest_dir(manifest)
-            )
-            retrier.on_retry = lambda _exc, _wait: _count_retry(ctx)
+        journal = Journal(
+            settings.journal_path or journal_path_for(report_path), fresh=settings.fresh
+        )
+    except BaseException:
+        writer.close()
+        raise
+    writer.journal = journal
+    try:
+        for _row, text in journal.finished_lines():
+            writer.replay(text)
+        started = clock.now()
+        async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
             try:
                 await _run_stages(ctx, rows, writer)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-        if fatal is not None:
-            _report_unfinished(writer, manifest, fatal)
-            raise fatal
+                _report_unfinished(writer, manifest, fatal)
+                raise fatal from None
     finally:
         writer.close()
+        journal.close()
     return RunSummary.build(
         writer.tally,
         report_path=report_path,
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
-        throttled=dict(client.throttled),
+        throttled=dict(ctx.client.throttled),
     )
+
+
+@asynccontextmanager
+async def _context(
+    settings: Settings, clock: Clock, journal: Journal, manifest_dir: Path
+) -> AsyncIterator[RunContext]:
+    assert settings.api_key is not None
+    policy = RetryPolicy(
+        attempts=settings.retry_attempts,
+        budget_seconds=settings.retry_budget,
+        initial_wait=settings.retry_initial_wait,
+    )
+    retrier = Retrier(policy=policy, clock=clock)
+    budget = MemoryBudget(settings.memory_budget)
+    # One pool for API and blob hosts, unlimited: the stages' worker counts and the memory
+    # budget are the limits (aiohttp counts waiting for a pooled connection as timeout).
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        client = MediaMagicClient(
+            session,
+            base_url=settings.base_url,
+            api_key=settings.api_key,
+            gates=RateGates(clock),
+            retrier=retrier,
+            timeout=settings.request_timeout,
+        )
+        uploader = BlobUploader(
+            session, _blob_settings(settings), budget, retrier, store=journal, clock=clock
+        )
+        ctx = RunContext(
+            settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
+        )
+        retrier.on_retry = lambda _exc, _wait: _count_retry(ctx)
+        yield ctx
 
 
 def _manifest_dir(manifest: Path) -> Path:
@@ -172,9 +221,9 @@ async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: Repo
     async with anyio.create_task_group() as tg:
         tg.start_soon(report_stage, writer, report_rx)
         tg.start_soon(poll_stage, ctx, tickets_rx, report_tx.clone())
+        reader_tickets = tickets_tx.clone()
         tg.start_soon(batch_stage, ctx, up_rx, tickets_tx, report_tx.clone())
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        up_tx.close()
-        tg.start_soon(_read_stage, ctx, rows, jobs_tx, report_tx)
+        tg.start_soon(_read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx)

@@ -28,14 +28,14 @@ def mp4(n: int, seed: str) -> bytes:
     return head + pseudo_random(n - len(head), seed)
 
 
-
-
 def build() -> dict[str, bytes]:
     return {
         "spring-sale.png": b"\x89PNG\r\n\x1a\n" + pseudo_random(40_000, "png"),
         "brochure.pdf": b"%PDF-1.7\n" + pseudo_random(120_000, "pdf") + b"\n%%EOF\n",
         "radio-spot.mp3": b"ID3\x04\x00\x00\x00\x00\x00\x00" + pseudo_random(300_000, "mp3"),
-        "terms.txt": ("Prices from £9.99. Offer ends Sunday. Best value in the UK.\n" * 50).encode(),
+        "terms.txt": (
+            "Prices from £9.99. Offer ends Sunday. Best value in the UK.\n" * 50
+        ).encode(),
         "teaser.mp4": mp4(2_500_000, "teaser"),
         "flaky-upload.txt": b"MM-FLAKY: processing fails once, then succeeds after a retry\n",
         "tv-spot.mp4": mp4(24_000_000, "tv-spot"),

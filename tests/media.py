@@ -26,13 +26,17 @@ def fill(n: int, seed: str) -> bytes:
 
 def media_bytes(suffix: str, size: int, seed: str = "", marker: bytes = b"") -> bytes:
     if suffix == ".txt":
-        body = (f"Offer {seed}: prices from £9.99 ".encode() * (size // 20 + 1))[: size - len(marker)]
+        body = (f"Offer {seed}: prices from £9.99 ".encode() * (size // 20 + 1))[
+            : size - len(marker)
+        ]
         return marker + body
     head = MAGIC[suffix] + marker
     return head + fill(max(0, size - len(head)), seed or suffix)
 
 
-def write_media(folder: Path, name: str, size: int = 4000, seed: str = "", marker: bytes = b"") -> Path:
+def write_media(
+    folder: Path, name: str, size: int = 4000, seed: str = "", marker: bytes = b""
+) -> Path:
     path = folder / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(media_bytes(path.suffix, size, seed or name, marker))

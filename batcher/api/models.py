@@ -107,6 +107,8 @@ class AssetResult(_Wire):
     version_group_id: str | None = None
     # Issues are carried to the report exactly as the API returns them.
     issues: list[dict[str, Any]] = Field(default_factory=list)
+    # E6's documented example carries no error fields; E5's asset items do. Read them here
+    # when present, else from the E5 item (poll stage).
     error_message: str | None = None
     error_type: str | None = None
-    is_retryable: bool = False
+    is_retryable: bool | None = None

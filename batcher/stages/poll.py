@@ -98,11 +98,11 @@ class Poller:
                 continue
             if item is not None and not _asset_looks_done(item, status.terminal):
                 continue
-            if await self._settle(job):
+            if await self._settle(job, item):
                 ticket.done.add(asset_id)
         return len(ticket.done) == len(ticket.jobs)
 
-    async def _settle(self, job: RowJob) -> bool:
+    async def _settle(self, job: RowJob, item: AssetStatus | None) -> bool:
         """Fetch E6; report the row, or start an E9 retry. True when the row is reported."""
         ctx = self._ctx
         assert job.submission_id is not None and job.asset_id is not None
@@ -112,7 +112,12 @@ class Poller:
         job.version_group_id = result.version_group_id or job.version_group_id
         job.version_number = result.version_number or job.version_number
         if result.status == "failed":
-            if result.is_retryable and job.asset_retries < ctx.settings.poll.asset_retries:
+            retryable = result.is_retryable
+            if retryable is None:
+                retryable = item is not None and item.is_retryable
+            error_type = result.error_type or (item.error_type if item else None)
+            error_message = result.error_message or (item.error_message if item else None)
+            if retryable and job.asset_retries < ctx.settings.poll.asset_retries:
                 try:
                     await ctx.client.retry_asset(job.submission_id, job.asset_id)
                 except ApiError as exc:
@@ -120,12 +125,13 @@ class Poller:
                         raise
                 job.asset_retries += 1
                 ctx.counters.asset_retries += 1
+                ctx.journal.retried(job)
                 return False
             error = ErrorInfo(
                 stage="result",
-                code=result.error_type or "processing_failed",
-                message=result.error_message or "the service reported the asset as failed",
-                retryable=result.is_retryable,
+                code=error_type or "processing_failed",
+                message=error_message or "the service reported the asset as failed",
+                retryable=retryable,
             )
             line = job.line(
                 status="failed", issue_count=result.issue_count, issues=result.issues, error=error

@@ -11,6 +11,7 @@ from typing import IO
 from anyio.abc import ObjectReceiveStream
 
 from batcher.errors import UsageError
+from batcher.journal import Journal
 from batcher.outcome import ReportLine
 
 
@@ -49,9 +50,22 @@ class ReportTally:
                 self.rules[str(issue["ruleCode"])] += 1
 
 
+# Outcomes that say "not finished yet": the journal keeps the row's progress instead, so
+# the next run picks it up (polls again, or starts it) rather than repeating this line.
+PROVISIONAL_CODES = frozenset({"aborted", "deadline_exceeded", "interrupted"})
+
+
+def provisional(line: ReportLine) -> bool:
+    return line.error is not None and line.error.code in PROVISIONAL_CODES
+
+
 class ReportWriter:
-    def __init__(self, path: Path, *, append: bool = False) -> None:
+    """Writes each line to the journal first, then the report: a crash between the two leaves
+    a line the next run rewrites from the journal, never a line the journal lacks."""
+
+    def __init__(self, path: Path, journal: Journal | None = None, *, append: bool = False) -> None:
         self.path = path
+        self.journal = journal
         self.tally = ReportTally()
         try:
             self._fh: IO[str] = path.open("a" if append else "w", encoding="utf-8")
@@ -61,12 +75,24 @@ class ReportWriter:
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
+        if self.journal is not None and not provisional(line):
+            self.journal.reported(line.row, line)
+        self._write(line.to_json())
+        self.tally.add(line)
+
+    def replay(self, text: str) -> None:
+        """A line an earlier run finished (from the journal): written again, not recomputed."""
+        line = ReportLine.model_validate_json(text)
+        if line.row not in self.tally.reported_rows:
+            self._write(text)
+            self.tally.add(line)
+
+    def _write(self, text: str) -> None:
         try:
-            self._fh.write(line.to_json() + "\n")
+            self._fh.write(text + "\n")
             self._fh.flush()
         except OSError as exc:
             raise ReportWriteError(f"cannot write the report {self.path}: {exc.strerror}") from None
-        self.tally.add(line)
 
     def close(self) -> None:
         self._fh.close()

@@ -8,10 +8,11 @@ The docs do not say a submission can be accepted in part, so a refusal (403/404/
 rows stand alone; they are reported with the service's answer and the rest is submitted.
 
 E4 is not idempotent. After an ambiguous failure (the connection dropped once the request
-was sent) the same request is sent once more: its blob paths make a duplicate impossible,
-since a path can be submitted only once. 201 means the first never landed; 409 means it
-probably did, under a submission ID we never saw. Then the rows are reported
-``submission_unconfirmed`` (never resubmitted silently under new names, never lost).
+was sent, or the process died with the create in flight: journal state ``submitting``) the
+same request is sent once more: its blob paths make a duplicate impossible, since a path can
+be submitted only once. 201 means the first never landed; 409 means it probably did, under a
+submission ID we never saw. Then the rows are reported ``submission_unconfirmed`` (never
+resubmitted silently under new names, never lost).
 """
 
 from __future__ import annotations
@@ -39,6 +40,23 @@ class Ticket:
     done: set[str] = field(default_factory=set)
 
 
+AMBIGUOUS = "create_ambiguous"
+
+
+def _ambiguous(job: RowJob) -> bool:
+    return bool(job.extra.get(AMBIGUOUS))
+
+
+def _unconfirmed(exc: ApiError) -> ApiError:
+    return ApiError(
+        "the connection dropped while creating the submission and the service now says this "
+        "asset is already submitted: it probably holds it in a submission whose ID was lost. "
+        "Not resubmitted, to avoid a duplicate; re-run with --fresh to submit it again.",
+        code="submission_unconfirmed",
+        http_status=exc.http_status,
+    )
+
+
 def _refs(batch: list[RowJob]) -> list[AssetRef]:
     refs = []
     for job in batch:
@@ -60,38 +78,31 @@ class Submitter:
         self._tickets = tickets
         self._report = report
 
-    async def submit(self, batch: list[RowJob], *, after_ambiguity: bool = False) -> None:
+    async def submit(self, batch: list[RowJob]) -> None:
         client = self._ctx.client
         delay = self._ctx.settings.simulation_delay
+        self._ctx.journal.submitting(batch)
         try:
             created = await client.create_submission(_refs(batch), simulation_delay=delay)
         except TransportError as exc:
-            if exc.ambiguous and not after_ambiguity:
-                await self.submit(batch, after_ambiguity=True)
+            if exc.ambiguous and not all(_ambiguous(job) for job in batch):
+                for job in batch:
+                    job.extra[AMBIGUOUS] = True
+                await self.submit(batch)
             else:
                 await self._fail_all(batch, exc)
             return
         except ApiError as exc:
             if exc.retryable:  # retries spent
                 await self._fail_all(batch, exc)
-            elif after_ambiguity and exc.code == "already_submitted":
-                await self._fail_all(
-                    batch,
-                    ApiError(
-                        "the connection dropped while creating the submission and the service now "
-                        "says these assets are already submitted: it probably holds them in a "
-                        "submission whose ID was lost. Not resubmitted, to avoid a duplicate; "
-                        "re-run to submit them again under new names.",
-                        code="submission_unconfirmed",
-                        http_status=exc.http_status,
-                    ),
-                )
-            elif len(batch) == 1:
-                await self._report.send(batch[0].fail("submit", exc))
-            else:
+            elif len(batch) > 1:
                 half = len(batch) // 2
-                await self.submit(batch[:half], after_ambiguity=after_ambiguity)
-                await self.submit(batch[half:], after_ambiguity=after_ambiguity)
+                await self.submit(batch[:half])
+                await self.submit(batch[half:])
+            elif _ambiguous(batch[0]) and exc.code == "already_submitted":
+                await self._fail_all(batch, _unconfirmed(exc))
+            else:
+                await self._report.send(batch[0].fail("submit", exc))
             return
         await self._accepted(batch, created)
 
@@ -112,6 +123,7 @@ class Submitter:
             job.version_group_id = asset.version_group_id
             job.version_number = asset.version_number
             jobs[asset.asset_id] = job
+        self._ctx.journal.submitted(batch)
         await self._tickets.send(
             Ticket(created.submission_id, jobs, created_at=self._ctx.clock.now())
         )

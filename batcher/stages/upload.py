@@ -66,6 +66,7 @@ async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
     assert job.content_type is not None
     filename = job.upload_filename or upload_filename(job, ctx.run_id, ctx.settings.rerun)
     job.upload_filename = filename
+    ctx.journal.checked(job)  # the name must survive a crash: block ids derive from it
     sas = ApiSasSource(ctx.client, filename, job.content_type)
     local = LocalFile(path=job.path, size=job.size, mtime_ns=job.mtime_ns)
     stats = await ctx.uploader.upload(
@@ -93,4 +94,5 @@ async def upload_worker(
                 continue
             ctx.counters.bytes_uploaded += job.bytes_sent
             ctx.counters.files_uploaded += 1
+            ctx.journal.uploaded(job)
             await uploaded.send(job)

@@ -22,7 +22,9 @@ FAST = ["--poll-interval", "0.02", "--poll-max-interval", "0.2", "--batch-linger
 def sandbox_url() -> Iterator[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "batcher.sandbox", "--port", "0", "--processing-delay", "0.05"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -60,7 +62,9 @@ def test_all_complete_exits_0(env: str, tmp_path: Path) -> None:
     assert [line["status"] for line in _lines(report)] == ["complete"]
 
 
-def test_some_rows_in_error_exits_1(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_some_rows_in_error_exits_1(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write_media(tmp_path, "a.png", 1_000)
     manifest = write_manifest(tmp_path, [{"path": "a.png"}, {"path": "gone.png"}])
     report = tmp_path / "r.jsonl"
@@ -80,7 +84,9 @@ def test_no_key_exits_2_naming_both_ways(
     assert "MEDIAMAGIC_API_KEY" in err and "--sandbox" in err
 
 
-def test_bad_manifest_header_exits_2(env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_manifest_header_exits_2(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     manifest = tmp_path / "m.csv"
     manifest.write_text("file\na.png\n")
     assert main([str(manifest), "--report", str(tmp_path / "r.jsonl")]) == 2
@@ -138,16 +144,22 @@ def test_options_come_from_batcher_env_vars(
     assert (tmp_path / "from-env.jsonl").exists()
 
 
-def test_sandbox_flag_runs_without_a_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_sandbox_flag_runs_without_a_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIAMAGIC_API_KEY", raising=False)
     write_media(tmp_path, "a.pdf", 2_000)
     write_media(tmp_path, "big.mp4", 150_000)
     manifest = write_manifest(tmp_path, [{"path": "a.pdf"}, {"path": "big.mp4"}])
     report = tmp_path / "r.jsonl"
-    args = [str(manifest), "--sandbox", "--report", str(report), "--direct-max-bytes", "100000",
-            "--batch-linger", "0.05"]
+    args = [
+        str(manifest),
+        "--sandbox",
+        "--report",
+        str(report),
+        "--direct-max-bytes",
+        "100000",
+        "--batch-linger",
+        "0.05",
+    ]
     assert main(args) == 0
     lines = _lines(report)
     assert [line["uploadMethod"] for line in lines] == ["direct", "presigned"]
@@ -161,7 +173,11 @@ def test_real_subprocess_run_with_the_key_out_of_the_process_listing(
     report = tmp_path / "r.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "batcher", str(manifest), "--report", str(report), *FAST],
-        capture_output=True, text=True, timeout=60, env=dict(os.environ), check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "sk_test_sandbox" not in proc.stderr + proc.stdout

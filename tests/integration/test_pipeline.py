@@ -37,7 +37,12 @@ async def test_both_upload_paths_end_complete_with_the_predicted_findings(
 
     lines = read_report(settings.report_path)  # type: ignore[arg-type]
     assert [line["row"] for line in lines] == [1, 2, 3, 4]
-    assert [line["uploadMethod"] for line in lines] == ["direct", "direct", "presigned", "presigned"]
+    assert [line["uploadMethod"] for line in lines] == [
+        "direct",
+        "direct",
+        "presigned",
+        "presigned",
+    ]
     for line, path in zip(lines, files.values(), strict=True):
         assert line["status"] == "complete", line
         assert line["error"] is None
@@ -91,8 +96,9 @@ async def test_a_partial_batch_is_flushed_after_the_linger_time(
     rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 1_000 + i))} for i in range(3)]
     manifest = write_manifest(tmp_path, rows)
     async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
-        settings = fast_settings(sb.base_url, tmp_path, batch_size=100, batch_linger=0.01,
-                                 upload_workers=1)
+        settings = fast_settings(
+            sb.base_url, tmp_path, batch_size=100, batch_linger=0.01, upload_workers=1
+        )
         summary = await run_batch(manifest, settings)
     assert summary.complete == 3
     assert summary.submissions >= 1
@@ -146,8 +152,9 @@ async def test_refused_assets_are_isolated_and_the_rest_of_the_batch_is_submitte
         settings = fast_settings(sb.base_url, tmp_path, batch_size=10, batch_linger=30)
         await run_batch(manifest, settings)
     ok1, lies, prev, huge, ok3 = read_report(settings.report_path)  # type: ignore[arg-type]
+    # Halving makes the good rows' submissions as it goes (a create cannot be a dry probe),
+    # so they may land in different submissions; all that matters is that they land.
     assert ok1["status"] == ok3["status"] == "complete"
-    assert ok1["submissionId"] == ok3["submissionId"]
     for line, status, code in [
         (lies, 415, "unsupported_media_type"),
         (prev, 404, "not_found"),
@@ -168,8 +175,9 @@ async def test_rerun_skip_reports_already_submitted_and_fresh_reviews_again(
     async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
         first = fast_settings(sb.base_url, tmp_path, rerun="skip")
         await run_batch(manifest, first)
-        again = fast_settings(sb.base_url, tmp_path, rerun="skip",
-                              report_path=tmp_path / "again.jsonl")
+        again = fast_settings(
+            sb.base_url, tmp_path, rerun="skip", report_path=tmp_path / "again.jsonl"
+        )
         summary = await run_batch(manifest, again)
         fresh = fast_settings(sb.base_url, tmp_path, report_path=tmp_path / "fresh.jsonl")
         fresh_summary = await run_batch(manifest, fresh)
@@ -206,7 +214,11 @@ async def test_preflight_errors_are_reported_and_the_rest_goes_on(
     lines = read_report(settings.report_path)  # type: ignore[arg-type]
     codes = [line["error"]["code"] if line["error"] else line["status"] for line in lines]
     assert codes == [
-        "complete", "file_not_found", "not_a_file", "empty_file", "unsupported_media_type",
+        "complete",
+        "file_not_found",
+        "not_a_file",
+        "empty_file",
+        "unsupported_media_type",
         "duplicate_row",
     ]
     assert all(line["error"]["stage"] == "preflight" for line in lines[1:])

@@ -63,8 +63,7 @@ async def test_server_errors_and_dropped_connections_are_retried(
         "blob_put_block": FaultSpec(error_503=0.2, error_500=0.1),
     }
     async with make_sandbox(SandboxConfig(processing_delay=0.02, seed=7, faults=faults)) as sb:
-        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000,
-                                 retry_attempts=10)
+        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000, retry_attempts=10)
         summary = await run_batch(manifest, settings)
         injected = sb.state.faults_injected
     lines = read_report(settings.report_path)  # type: ignore[arg-type]
@@ -109,8 +108,11 @@ async def test_submission_with_an_unknown_blob_path_is_refused_403(
 
     async with make_sandbox(SandboxConfig()) as sb, aiohttp.ClientSession() as session:
         client = MediaMagicClient(
-            session, base_url=sb.base_url, api_key=SecretStr("sk_test_sandbox"),
-            gates=RateGates(), retrier=Retrier(),
+            session,
+            base_url=sb.base_url,
+            api_key=SecretStr("sk_test_sandbox"),
+            gates=RateGates(),
+            retrier=Retrier(),
         )
         with pytest.raises(ApiError) as info:
             await client.create_submission([AssetRef(blob_path="nope/never-uploaded.png")])

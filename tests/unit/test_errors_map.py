@@ -70,7 +70,10 @@ def test_refusals_are_row_errors_not_retried(status: int, detail: str, code: str
 
 
 def test_422_envelope_is_flattened_into_the_message() -> None:
-    body = '{"detail": [{"loc": ["body", "assets", 0, "filename"], "msg": "extra fields not permitted", "type": "x"}]}'
+    body = (
+        '{"detail": [{"loc": ["body", "assets", 0, "filename"], '
+        '"msg": "extra fields not permitted", "type": "x"}]}'
+    )
     err = error_for_status(422, body, {})
     assert "body.assets.0.filename: extra fields not permitted" in err.message  # type: ignore[attr-defined]
 

@@ -4,7 +4,9 @@ from batcher.redact import redact, redact_url
 
 
 def test_sas_signature_is_redacted() -> None:
-    url = "https://acct.blob.core.windows.net/assets/ws/a.mp4?sv=2025-11-05&se=x&sp=cw&sig=AbC%2Bd%3D"
+    url = (
+        "https://acct.blob.core.windows.net/assets/ws/a.mp4?sv=2025-11-05&se=x&sp=cw&sig=AbC%2Bd%3D"
+    )
     out = redact_url(url)
     assert "AbC" not in out
     assert out.endswith("sig=REDACTED")
