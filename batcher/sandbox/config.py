@@ -124,6 +124,9 @@ class SandboxConfig(BaseModel):
     # --- rate limits (per API key and bucket; absent bucket = unlimited) --------------------
     rate_limits: dict[BucketName, RateLimit] = Field(default_factory=dict)
     retry_after_seconds: int = Field(default=1, ge=0)
+    # Requests arriving this soon after a 429 were already in flight when it was sent (a
+    # concurrent client cannot recall them), so they are not counted as violations.
+    rate_limit_grace_seconds: float = Field(default=0.25, ge=0.0)
 
     # --- faults (key: endpoint name or "*") -----------------------------------------------
     seed: int = 0

@@ -16,6 +16,7 @@ class _Bucket:
     tokens: float
     updated_at: float
     blocked_until: float = 0.0  # when the last Retry-After we sent runs out
+    limited_at: float = 0.0  # when we last answered 429
 
 
 class RateLimiter:
@@ -32,7 +33,8 @@ class RateLimiter:
         now = self._clock()
         limit = self._config.rate_limits.get(bucket)
         state = self._buckets.get((key_id, bucket))
-        if state is not None and now < state.blocked_until:
+        grace = self._config.rate_limit_grace_seconds
+        if state is not None and state.limited_at + grace <= now < state.blocked_until:
             self._state.rate_limit_violations.append(
                 RateLimitViolation(bucket, endpoint, now, state.blocked_until - now)
             )
@@ -46,6 +48,10 @@ class RateLimiter:
             state.tokens -= 1.0
             return
         retry_after = self._config.retry_after_seconds
+        if now >= state.blocked_until:
+            # Only the first 429 of an episode opens the grace window; a client that keeps
+            # hammering must not be able to extend it.
+            state.limited_at = now
         state.blocked_until = max(state.blocked_until, now + retry_after)
         self._state.rate_limited[bucket] += 1
         raise ApiError(

@@ -55,6 +55,25 @@ async def test_over_the_limit_is_429_with_retry_after_and_early_retries_are_reco
         assert sb.state.rate_limited["submission_read"] == 1
 
 
+async def test_requests_in_flight_at_the_429_are_not_violations_but_hammering_is() -> None:
+    clock = StepClock()
+    config = SandboxConfig(
+        rate_limits={"submission_read": RateLimit(rate=0.01, burst=1)},
+        retry_after_seconds=1,
+        rate_limit_grace_seconds=0.25,
+    )
+    async with running_sandbox(config, clock=clock) as sb, http_for(sb) as http:
+        assert (await http.request("GET", MISSING)).status == 404
+        assert (await http.request("GET", MISSING)).status == 429
+        clock.now += 0.1  # a concurrent request that was already on its way
+        assert (await http.request("GET", MISSING)).status == 429
+        assert sb.state.rate_limit_violations == []
+        for _ in range(3):  # a client that ignores Retry-After
+            clock.now += 0.1
+            await http.request("GET", MISSING)
+        assert len(sb.state.rate_limit_violations) == 2  # at +0.3 and +0.4; +0.2 is in grace
+
+
 async def test_write_bucket_covers_create_and_retry(make_sandbox: MakeSandbox) -> None:
     config = SandboxConfig(rate_limits={"submission_write": RateLimit(rate=0.001, burst=1)})
     async with make_sandbox(config) as sb, http_for(sb) as http:
