@@ -22,6 +22,7 @@ from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import FatalApiError, UsageError
 from batcher.pipeline import run_batch
 from batcher.redact import redact
+from batcher.shutdown import Interrupted
 from batcher.summary import EXIT_FATAL_API, EXIT_INTERRUPTED, EXIT_USAGE, RunSummary
 
 ENV_PREFIX = "BATCHER_"
@@ -88,6 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fresh", "skip"],
         fallback="fresh",
     )
+    opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
+    p.add_argument(
+        "--fresh",
+        action="store_true",
+        default=_env_default("fresh", "") in ("1", "true", "yes"),
+        help="ignore an unfinished earlier run's journal and start afresh [env BATCHER_FRESH=1]",
+    )
+    opt(
+        "--shutdown-grace",
+        "after Ctrl-C/SIGTERM, seconds in-flight requests may take",
+        type=float,
+        fallback=10.0,
+    )
     opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
     return p
 
@@ -127,6 +141,9 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
         rerun=args.rerun,
+        journal_path=Path(args.journal) if args.journal else None,
+        fresh=bool(args.fresh),
+        shutdown_grace=float(args.shutdown_grace),
         simulation_delay=None if args.simulation_delay is None else int(args.simulation_delay),
         poll=poll,
     )
@@ -158,7 +175,7 @@ async def _main(args: argparse.Namespace) -> RunSummary:
                 "no API key: set MEDIAMAGIC_API_KEY (or use --api-key-file PATH), "
                 "or run against the built-in sandbox with --sandbox"
             )
-        return await run_batch(args.manifest, settings)
+        return await run_batch(args.manifest, settings, handle_signals=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -177,8 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Error: {redact(exc.message)} (HTTP {exc.http_status}); run aborted", file=sys.stderr
         )
         return EXIT_FATAL_API
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
+        print(f"Stopped: {reason}", file=sys.stderr)
         return EXIT_INTERRUPTED
     print(summary.render(), file=sys.stderr)
     return summary.exit_code

@@ -84,6 +84,8 @@ class Settings(BaseModel):
 
     journal_path: Path | None = None
     """Default: next to the report, ``<report>.journal.sqlite``."""
+    shutdown_grace: float = Field(10.0, ge=0)
+    """After Ctrl-C/SIGTERM, how long in-flight requests may take before they are cut."""
     fresh: bool = False
     """Ignore (delete) the journal of an earlier run and start afresh."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
+
 from batcher.api.client import MediaMagicClient
 from batcher.clock import Clock
 from batcher.config import Settings
@@ -33,4 +35,6 @@ class RunContext:
     run_id: str
     manifest_dir: Path
     journal: Journal
+    stopping: anyio.Event = field(default_factory=anyio.Event)
+    """Set on Ctrl-C / SIGTERM: stages take no new work (``shutdown.py``)."""
     counters: RunCounters = field(default_factory=RunCounters)

@@ -82,16 +82,15 @@ class Journal:
     def __init__(self, path: Path, *, fresh: bool = False) -> None:
         self.path = path
         if fresh:
-            for suffix in ("", "-wal", "-shm"):
-                Path(str(path) + suffix).unlink(missing_ok=True)
-        try:
-            existed = path.exists()
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise UsageError(f"cannot open the journal {path}: {exc}") from None
+            self._delete()
+        existed = path.exists()
+        self._db = self._connect()
+        if existed and not fresh and self._meta("completed") == "1":
+            # The last run over this report ended: this is the next sweep, not a resume.
+            self._db.close()
+            self._delete()
+            existed = False
+            self._db = self._connect()
         version = self._meta("schema")
         if existed and version not in (None, SCHEMA_VERSION):
             raise UsageError(f"{path} is a journal of another batcher version; use --fresh")
@@ -104,6 +103,24 @@ class Journal:
         self.run_id: str = run_id
 
     # -- meta ------------------------------------------------------------------------------
+
+    def _delete(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot open the journal {self.path}: {exc}") from None
+        return db
+
+    def mark_completed(self) -> None:
+        """Every row reached a final line: the next run over this report starts afresh."""
+        self._set_meta("completed", "1")
 
     def _meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -31,6 +31,7 @@ from batcher.outcome import ErrorInfo, ReportLine, RowJob
 from batcher.preflight import check_row
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
+from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import AMBIGUOUS, Ticket, batch_stage
@@ -61,6 +62,8 @@ async def _read_stage(
     resumed: dict[str, dict[str, RowJob]] = {}
     async with jobs, uploaded, tickets, report:
         for row in rows:
+            if ctx.stopping.is_set():
+                break
             record = ctx.journal.get(row.row)
             if record is not None and record.path_text == row.path_text:
                 if record.state == "reported":
@@ -105,9 +108,25 @@ def _first_fatal(exc: BaseException) -> BatcherError | None:
     return None
 
 
-def _report_unfinished(writer: ReportWriter, manifest: Path, reason: BatcherError) -> None:
-    """After an abort, every row still gets its line (nothing is lost, only unfinished)."""
-    info = ErrorInfo(stage="run", code="aborted", message=f"run aborted: {reason.message}")
+async def _run_watched(
+    ctx: RunContext,
+    rows: Iterator[ManifestRow],
+    writer: ReportWriter,
+    shutdown: Shutdown,
+    handle_signals: bool,
+) -> None:
+    async with anyio.create_task_group() as outer:
+        with anyio.CancelScope() as stages:
+            if handle_signals:
+                outer.start_soon(shutdown.watch, stages)
+            await _run_stages(ctx, rows, writer)
+        outer.cancel_scope.cancel()
+
+
+def _report_unfinished(writer: ReportWriter, manifest: Path, code: str, message: str) -> None:
+    """After an abort or interruption every row still gets its line; these lines are
+    provisional (not journaled), so the next run resumes the rows behind them."""
+    info = ErrorInfo(stage="run", code=code, message=message)
     for row in read_manifest(manifest):
         if row.row not in writer.tally.reported_rows:
             writer.write(
@@ -126,9 +145,17 @@ def _blob_settings(settings: Settings) -> BlobSettings:
 
 
 async def run_batch(
-    manifest: Path, settings: Settings, *, clock: Clock | None = None
+    manifest: Path,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    handle_signals: bool = False,
 ) -> RunSummary:
-    """Upload, submit, track and report every row of ``manifest``; resume from the journal."""
+    """Upload, submit, track and report every row of ``manifest``; resume from the journal.
+
+    With ``handle_signals`` (the CLI), SIGINT/SIGTERM stop the run gracefully and it raises
+    ``Interrupted`` once every row has a line (unfinished ones say how to resume).
+    """
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
@@ -149,14 +176,21 @@ async def run_batch(
             writer.replay(text)
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
+            shutdown = Shutdown(settings.shutdown_grace)
+            ctx.stopping = shutdown.requested
             try:
-                await _run_stages(ctx, rows, writer)
+                await _run_watched(ctx, rows, writer, shutdown, handle_signals)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                _report_unfinished(writer, manifest, fatal)
+                _report_unfinished(writer, manifest, "aborted", f"run aborted: {fatal.message}")
                 raise fatal from None
+            if shutdown.requested.is_set():
+                _report_unfinished(writer, manifest, "interrupted", shutdown.reason)
+                raise Interrupted(shutdown.reason)
+            if writer.tally.provisional == 0:
+                journal.mark_completed()
     finally:
         writer.close()
         journal.close()

@@ -44,6 +44,13 @@ class PollSchedule:
             heapq.heappush(self._heap, (due, next(self._seq), ticket))
             self._changed.notify_all()
 
+    async def stop(self) -> None:
+        """Shutdown: hand out nothing more (the journal keeps every submission to poll)."""
+        async with self._changed:
+            self._heap.clear()
+            self._closed = True
+            self._changed.notify_all()
+
     async def close(self) -> None:
         async with self._changed:
             self._closed = True
@@ -188,7 +195,14 @@ async def poll_stage(
                 await schedule.put(ticket, first)
         await schedule.close()
 
-    async with report, anyio.create_task_group() as tg:
-        tg.start_soon(feed)
-        for _ in range(ctx.settings.poll.workers):
-            tg.start_soon(_poll_worker, ctx, schedule, Poller(ctx, report))
+    async def stop_on_shutdown() -> None:
+        await ctx.stopping.wait()
+        await schedule.stop()
+
+    async with report, anyio.create_task_group() as outer:
+        outer.start_soon(stop_on_shutdown)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(feed)
+            for _ in range(ctx.settings.poll.workers):
+                tg.start_soon(_poll_worker, ctx, schedule, Poller(ctx, report))
+        outer.cancel_scope.cancel()

@@ -32,6 +32,7 @@ class ReportTally:
     rules: Counter[str] = field(default_factory=Counter)
     error_codes: Counter[str] = field(default_factory=Counter)
     reported_rows: set[int] = field(default_factory=set)
+    provisional: int = 0
 
     def add(self, line: ReportLine) -> None:
         self.rows += 1
@@ -44,6 +45,8 @@ class ReportTally:
             self.errors += 1
         if line.error is not None:
             self.error_codes[line.error.code] += 1
+            if provisional(line):
+                self.provisional += 1
         for issue in line.issues:
             self.findings_by_severity[str(issue.get("severity", "UNKNOWN"))] += 1
             if issue.get("ruleCode"):

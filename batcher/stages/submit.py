@@ -163,7 +163,9 @@ async def batch_stage(
                 if not batch:
                     first_at = ctx.clock.now()
                 batch.append(job)
-            if batch and (ended or job is None or len(batch) >= size):
+            if ctx.stopping.is_set():
+                batch = []  # journal state "uploaded": the next run submits them
+            elif batch and (ended or job is None or len(batch) >= size):
                 await submitter.submit(batch)
                 batch = []
             if ended:

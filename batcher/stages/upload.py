@@ -84,6 +84,8 @@ async def upload_worker(
 ) -> None:
     async with jobs, uploaded, report:
         async for job in jobs:
+            if ctx.stopping.is_set():
+                continue  # drain: the journal lets the next run pick these up
             try:
                 if job.upload_method == "direct":
                     await upload_direct(ctx, job)

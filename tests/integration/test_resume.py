@@ -1,0 +1,165 @@
+"""Journal and resume: nothing lost, nothing sent twice, across stops and restarts."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+import anyio
+import pytest
+
+from batcher import run_batch
+from batcher.config import Settings
+from batcher.pipeline import journal_path_for
+from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
+from tests.integration.helpers import fast_settings, read_report
+from tests.media import write_manifest, write_media
+
+pytestmark = pytest.mark.anyio
+
+MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
+
+
+def _manifest(tmp_path: Path, n: int = 6, big: int = 0) -> Path:
+    rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 2_000 + i))} for i in range(n)]
+    rows += [{"path": str(write_media(tmp_path, f"m/big{i}.mp4", 700_000))} for i in range(big)]
+    return write_manifest(tmp_path, rows)
+
+
+async def _run_until(settings: Settings, manifest: Path, done: Callable[[], bool]) -> None:
+    """Run, and cancel the run (as a crash would end it) once ``done()`` holds."""
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            await run_batch(manifest, settings)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run)
+        with anyio.fail_after(20):
+            while not done():  # noqa: ASYNC110 (polling a predicate on the sandbox state)
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()
+
+
+async def test_a_finished_run_makes_the_next_run_a_new_sweep(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 3)
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path)
+        await run_batch(manifest, settings)
+        second = await run_batch(manifest, settings)
+        uploads = sb.state.requests["direct_upload"]
+    assert second.complete == 3
+    assert uploads == 6  # reviewed again: the nightly sweep case
+    assert len(read_report(tmp_path / "report.jsonl")) == 3
+
+
+async def test_resume_polls_submitted_rows_instead_of_resubmitting(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 6)
+    async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=3, batch_linger=30)
+        await _run_until(settings, manifest, lambda: sb.state.created_submissions >= 2)
+        created = sb.state.created_submissions
+        summary = await run_batch(manifest, settings)
+        state = sb.state
+    assert summary.complete == 6
+    assert state.created_submissions == created == 2  # polled again, not resubmitted
+    assert state.requests["direct_upload"] == 6  # nothing uploaded twice
+    assert state.duplicate_content_hashes() == []
+    assert [line["row"] for line in read_report(settings.report_path)] == list(range(1, 7))  # type: ignore[arg-type]
+
+
+async def test_finished_rows_keep_their_lines_and_are_not_touched(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 4)
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=1, upload_workers=1)
+        report = settings.report_path
+        assert report is not None
+        await _run_until(
+            settings,
+            manifest,
+            lambda: report.exists() and len(report.read_text().splitlines()) >= 2,
+        )
+        before = {line["row"]: line for line in read_report(report)}
+        uploads_before = sb.state.requests["direct_upload"]
+        await run_batch(manifest, settings)
+        after = {line["row"]: line for line in read_report(report)}
+        uploads_after = sb.state.requests["direct_upload"]
+    assert sorted(after) == [1, 2, 3, 4]
+    for row, line in before.items():
+        assert after[row] == line  # the same line, not recomputed
+    assert uploads_after == 4  # finished and submitted rows were not uploaded again
+    assert uploads_before >= len(before)
+
+
+async def test_half_uploaded_large_file_resends_only_missing_blocks(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 0, big=1)
+    size = 700_000
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(
+            sb.base_url, tmp_path, direct_max_bytes=100_000, block_concurrency=1
+        )
+        await _run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 5)
+        await run_batch(manifest, settings)
+        received = sb.state.blob_bytes_received
+    (line,) = read_report(tmp_path / "report.jsonl")
+    assert line["status"] == "complete"
+    block = 64 * 1024
+    # Everything once, plus at most the block that was in flight when the run was cut.
+    assert size <= received <= size + 2 * block
+
+
+async def test_a_changed_file_is_uploaded_again(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, 2)
+    async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_linger=30)
+        await _run_until(settings, manifest, lambda: sb.state.requests["direct_upload"] >= 2)
+        target = tmp_path / "m" / "f0.png"
+        target.write_bytes(target.read_bytes() + b"changed")
+        os.utime(target, ns=(1, 1))
+        summary = await run_batch(manifest, settings)
+        uploads = sb.state.requests["direct_upload"]
+    assert summary.complete == 2
+    assert uploads == 3
+
+
+async def test_journal_size_stays_proportional_to_the_manifest(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 5, big=1)
+    faults = {"*": FaultSpec(error_500=0.2)}  # retries must not grow the journal
+    async with make_sandbox(SandboxConfig(processing_delay=0.02, faults=faults, seed=5)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000, retry_attempts=10)
+        await run_batch(manifest, settings)
+    db = sqlite3.connect(journal_path_for(tmp_path / "report.jsonl"))
+    try:
+        rows = db.execute("SELECT count(*) FROM rows").fetchone()[0]
+        blocks = db.execute("SELECT count(*) FROM blocks").fetchone()[0]
+    finally:
+        db.close()
+    assert rows == 6  # one per manifest row, whatever the retries
+    assert blocks == 0  # staged blocks are forgotten once the blob is committed
+
+
+async def test_fresh_flag_ignores_an_unfinished_run(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 3)
+    async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_linger=30)
+        await _run_until(settings, manifest, lambda: sb.state.created_submissions >= 1)
+        fresh = fast_settings(sb.base_url, tmp_path, batch_linger=30, fresh=True)
+        summary = await run_batch(manifest, fresh)
+        created = sb.state.created_submissions
+    assert summary.complete == 3
+    assert created == 2
