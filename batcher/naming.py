@@ -24,7 +24,7 @@ from typing import Literal
 from batcher.outcome import RowJob
 
 RerunMode = Literal["fresh", "skip"]
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]+")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\\"]+")
 _MAX_STEM_BYTES = 150
 
 

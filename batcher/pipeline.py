@@ -33,7 +33,7 @@ from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
-from batcher.stages.report import ReportWriter, report_stage
+from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
 from batcher.stages.submit import AMBIGUOUS, Ticket, batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.summary import RunSummary
@@ -184,7 +184,9 @@ async def run_batch(
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                _report_unfinished(writer, manifest, "aborted", f"run aborted: {fatal.message}")
+                if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
+                    message = f"run aborted: {fatal.message}"
+                    _report_unfinished(writer, manifest, "aborted", message)
                 raise fatal from None
             if shutdown.requested.is_set():
                 _report_unfinished(writer, manifest, "interrupted", shutdown.reason)

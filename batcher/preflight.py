@@ -16,6 +16,7 @@ from batcher.config import ALLOWED_TYPES, Settings
 from batcher.errors import InputError
 from batcher.manifest import ManifestRow
 from batcher.outcome import RowJob
+from batcher.sniff import mismatch
 
 # mimetypes knows some types under other names than the API's allowlist.
 _ALIASES = {"audio/x-wav": "audio/x-wav", "audio/vnd.wave": "audio/wav", "audio/mp3": "audio/mpeg"}
@@ -98,5 +99,11 @@ def _check(job: RowJob, row: ManifestRow, base: Path, settings: Settings) -> Non
             f"{st.st_size:,} bytes is over the {category} cap of {cap:,} bytes",
             code="too_large",
         )
+    try:
+        reason = mismatch(path, content_type)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}", code="unreadable") from None
+    if reason is not None:
+        raise InputError(reason, code="type_mismatch")
     job.previous_submission_id = row.previous_submission_id
     job.upload_method = "direct" if st.st_size <= settings.direct_max_bytes else "presigned"

@@ -49,6 +49,8 @@ class ScanOptions:
     hidden: bool = False
     allowed_types: Mapping[str, str] = field(default_factory=lambda: dict(ALLOWED_TYPES))
     category_caps: Mapping[str, int] = field(default_factory=lambda: dict(CATEGORY_CAPS))
+    ignore: frozenset[str] = frozenset()
+    """Absolute paths passed over silently: the manifest being written and its temp file."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ class Scanner:
     ) -> ScanEntry | tuple[int, int] | None:
         """A file to list, a folder to enter (its identity), or None (skipped, logged)."""
         opts = self.options
+        if opts.ignore and os.path.abspath(entry.path) in opts.ignore:
+            return None
         reason = self._name_reason(entry.name, relative)
         if reason is None and entry.is_symlink() and not opts.follow_symlinks:
             reason = "symlink"

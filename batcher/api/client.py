@@ -7,6 +7,7 @@ per request: the shared session carries no default headers, so blob requests nev
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from typing import Any, TypeVar
 
@@ -69,8 +70,11 @@ class MediaMagicClient:
         upload of the same name replaces the first, so a retry cannot duplicate anything."""
 
         def form() -> aiohttp.FormData:
-            fd = aiohttp.FormData()
-            fd.add_field("file", data, filename=filename, content_type=content_type)
+            # quote_fields=False: aiohttp would otherwise percent-encode the file name, and
+            # the service stores the name it receives ("a b.pdf" would become "a%20b.pdf").
+            # BytesIO: aiohttp warns about large raw bytes bodies.
+            fd = aiohttp.FormData(quote_fields=False)
+            fd.add_field("file", io.BytesIO(data), filename=filename, content_type=content_type)
             return fd
 
         timeout = self._timeout + len(data) / (256 * 1024)  # room for slow links: >= 256 KiB/s

@@ -3,6 +3,7 @@ each is flushed as its row finishes, and every row is written exactly once."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,7 +99,8 @@ class ReportWriter:
             raise ReportWriteError(f"cannot write the report {self.path}: {exc.strerror}") from None
 
     def close(self) -> None:
-        self._fh.close()
+        with contextlib.suppress(OSError):  # a failed flush was already a ReportWriteError
+            self._fh.close()
 
 
 async def report_stage(writer: ReportWriter, lines: ObjectReceiveStream[ReportLine]) -> None:

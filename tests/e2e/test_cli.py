@@ -51,7 +51,8 @@ def env(monkeypatch: pytest.MonkeyPatch, sandbox_url: str) -> str:
 
 
 def _lines(path: Path) -> list[dict[str, object]]:
-    return [json.loads(x) for x in path.read_text().splitlines()]
+    lines = [json.loads(x) for x in path.read_text().splitlines()]
+    return sorted(lines, key=lambda line: int(line["row"]))  # written in finishing order
 
 
 def test_all_complete_exits_0(env: str, tmp_path: Path) -> None:
@@ -183,3 +184,19 @@ def test_real_subprocess_run_with_the_key_out_of_the_process_listing(
     assert "sk_test_sandbox" not in proc.stderr + proc.stdout
     assert proc.stdout == ""  # stdout stays clean for machine use
     assert _lines(report)[0]["status"] == "complete"
+
+
+def test_full_disk_for_the_report_exits_2_and_the_journal_keeps_the_work(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    journal = tmp_path / "j.sqlite"
+    # /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+    args = [str(manifest), "--report", "/dev/full", "--journal", str(journal), *FAST]
+    assert main(args) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    # The row's progress survived in the journal: a run with room for the report resumes it.
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), "--journal", str(journal), *FAST]) == 0
+    assert [line["status"] for line in _lines(report)] == ["complete"]

@@ -133,15 +133,15 @@ async def test_refused_assets_are_isolated_and_the_rest_of_the_batch_is_submitte
 ) -> None:
     write_media(tmp_path, "ok1.png", 1_000)
     write_media(tmp_path, "ok2.pdf", 1_000)
-    write_media(tmp_path, "lies.png", 1_000)
-    (tmp_path / "lies.png").write_bytes(b"%PDF-1.7\n" + b"x" * 1_000)  # declared png, is pdf
+    # No MP3 signature: too vague for the pre-flight sniff, refused by the service (415).
+    (tmp_path / "lies.mp3").write_bytes(b"not really audio " * 60)
     write_media(tmp_path, "huge.png", 5_000)
     write_media(tmp_path, "ok3.mp3", 1_000)
     manifest = write_manifest(
         tmp_path,
         [
             {"path": "ok1.png"},
-            {"path": "lies.png"},
+            {"path": "lies.mp3"},
             {"path": "ok2.pdf", "previous_submission_id": "00000000-0000-4000-8000-000000000000"},
             {"path": "huge.png"},
             {"path": "ok3.mp3"},
@@ -225,3 +225,21 @@ async def test_preflight_errors_are_reported_and_the_rest_goes_on(
     assert "row 1" in lines[5]["error"]["message"]
     assert sent == 1  # nothing refused locally spent bandwidth
     assert summary.rows == 6
+
+
+async def test_names_with_spaces_quotes_and_non_ascii_letters_complete(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    names = ["Été promo 2026.png", 'the "best" offer.pdf', "广告 spot.mp4", "a,b;c.png"]
+    for name in names:
+        write_media(tmp_path, f"media/{name}", 3_000 if not name.endswith(".mp4") else 200_000)
+    manifest = write_manifest(tmp_path, [{"path": f"media/{n}"} for n in names])
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000)
+        summary = await run_batch(manifest, settings)
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["status"] for line in lines] == ["complete"] * 4, lines
+    assert summary.complete == 4
+    assert lines[0]["blobPath"].split("/", 1)[1].startswith("Été promo 2026.")
+    assert lines[2]["blobPath"].split("/", 1)[1].startswith("广告 spot.")
+    assert [line["path"] for line in lines] == [f"media/{n}" for n in names]

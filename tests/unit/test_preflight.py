@@ -97,3 +97,30 @@ def test_manifest_problem_is_passed_through(tmp_path: Path) -> None:
 )
 def test_content_type_guesses_match_the_allowlist(name: str, expected: str) -> None:
     assert guess_content_type(Path(name)) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "content_type", "expected"),
+    [
+        ("a.png", b"%PDF-1.7\n....", None, "type_mismatch"),
+        ("a.pdf", b"just words", None, "type_mismatch"),
+        ("a.mp4", b"%PDF-1.7\n", None, "type_mismatch"),
+        ("a.txt", b"abc\x00def", None, "type_mismatch"),
+        ("a.docx", b"PK\x03\x04rest", None, None),
+        ("a.mp4", b"\x00\x00\x00\x18ftypisom", None, None),
+        ("a.mov", b"\x00\x00\x00\x08wide", None, None),  # old QuickTime: left to the service
+        ("a.bin", b"\x89PNG\r\n\x1a\nxx", "image/png", None),
+    ],
+)
+def test_bytes_plainly_not_of_the_declared_type_are_refused(
+    tmp_path: Path, name: str, content: bytes, content_type: str | None, expected: str | None
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    assert _code(tmp_path, name, content_type) == expected
+
+
+def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Tests run as root, for whom chmod 000 still reads: stand in for the kernel's EACCES.
+    (tmp_path / "secret.png").write_bytes(PNG)
+    monkeypatch.setattr(os, "access", lambda *_a, **_k: False)
+    assert _code(tmp_path, "secret.png") == "unreadable"
