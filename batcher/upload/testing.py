@@ -92,11 +92,11 @@ class FakeBlobService:
         *,
         op: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | memoryview | None,
         time_limit: float,
     ) -> BlobResponse:
         query = {k: v[0] for k, v in parse_qs(url.raw_query_string).items()}
-        req = FakeRequest(method, op, url.path, query, dict(headers), body or b"")
+        req = FakeRequest(method, op, url.path, query, dict(headers), bytes(body or b""))
         self.log.append(req)
         if self.before is not None:
             await self.before(req)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+import aiohttp.payload
 import yarl
+from aiohttp.abc import AbstractStreamWriter
 
 from batcher.upload.blob_errors import translate_client_errors
 
@@ -32,7 +34,7 @@ class BlobTransport(Protocol):
         *,
         op: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | memoryview | None,
         time_limit: float,
     ) -> BlobResponse:
         """Send one request. Transport failures raise TransportError (or a subclass); any
@@ -52,6 +54,40 @@ def check_blob_session(session: aiohttp.ClientSession) -> None:
         raise ValueError("blob session must have no default auth")
 
 
+_SLICE = 256 * 1024
+
+
+class BlockPayload(aiohttp.payload.Payload):
+    """A request body written in 256 KiB slices, draining between them.
+
+    aiohttp's BytesPayload hands the whole block to the socket transport in one write, and
+    asyncio copies whatever the kernel does not take at once into its own buffer: nearly a
+    second copy of every in-flight block (measured: RSS 2-3x the memory budget). Slices
+    bound that copy to one slice per connection. It also avoids BytesPayload's
+    ResourceWarning for bodies over 1 MiB, which the test suite turns into errors."""
+
+    _value: bytes | memoryview
+
+    def __init__(self, value: bytes | memoryview) -> None:
+        super().__init__(value, content_type="application/octet-stream")
+        self._size = len(value)
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._value).decode(encoding, errors)
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        view = memoryview(self._value)
+        if content_length is not None:
+            view = view[:content_length]
+        for start in range(0, len(view), _SLICE):
+            await writer.write(view[start : start + _SLICE])
+
+
 class AiohttpTransport:
     def __init__(self, session: aiohttp.ClientSession) -> None:
         check_blob_session(session)
@@ -64,7 +100,7 @@ class AiohttpTransport:
         *,
         op: str,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: bytes | memoryview | None,
         time_limit: float,
     ) -> BlobResponse:
         # aiohttp would label a bytes body application/octet-stream; on Put Blob that would
@@ -74,7 +110,7 @@ class AiohttpTransport:
             async with self._session.request(
                 method,
                 url,
-                data=body,
+                data=None if body is None else BlockPayload(body),
                 headers=dict(headers),
                 skip_auto_headers=skip,
                 timeout=aiohttp.ClientTimeout(total=time_limit),

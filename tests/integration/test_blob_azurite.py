@@ -95,6 +95,19 @@ async def test_odd_sizes_arrive_byte_identical(
     assert uncommitted == []
 
 
+async def test_multi_mib_blocks_stream_without_resource_warnings(
+    azurite_container: Azurite, tmp_path: Path
+) -> None:
+    """Production-sized bodies (> 1 MiB) go through BlockPayload, not aiohttp's BytesPayload,
+    which warns (an error under this suite's filterwarnings) for large bodies."""
+    local, data = make_file(tmp_path, "big.bin", 5 * 1024 * KIB + 1)
+    big = BlobSettings(block_size=2 * 1024 * KIB, single_put_max=2 * 1024 * KIB)
+    async with uploader(big) as up:
+        stats = await up.upload(local, AzuriteSas(azurite_container, "big.bin"), key="k")
+    assert azurite_container.download("big.bin") == data
+    assert stats.blocks_total == 3
+
+
 async def _upload_until(up: BlobUploader, local: LocalFile, sas: AzuriteSas, nbytes: int) -> None:
     """Start the upload and cancel it (a crash) once ``nbytes`` are on the service."""
     done = 0

@@ -1,0 +1,25 @@
+"""Reading a finished (or crashed) report after the fact: load, filter, summarise, render.
+
+The library is the product and ``batcher report`` a thin client of it (DESIGN.md §5):
+``open_report`` streams lines, ``ReportFilter`` picks rows, ``SummaryBuilder`` counts them,
+``render_html`` writes the one-file page for a compliance team.
+"""
+
+from __future__ import annotations
+
+from batcher.reporting.filters import ReportFilter
+from batcher.reporting.html import HtmlRows, render_html
+from batcher.reporting.load import LoadedLine, ReportReader, ReportUnreadable, open_report
+from batcher.reporting.summary import ReportSummary, SummaryBuilder
+
+__all__ = [
+    "HtmlRows",
+    "LoadedLine",
+    "ReportFilter",
+    "ReportReader",
+    "ReportSummary",
+    "ReportUnreadable",
+    "SummaryBuilder",
+    "open_report",
+    "render_html",
+]
