@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import anyio
 import pytest
 from pydantic import SecretStr
 
@@ -138,3 +139,55 @@ async def test_ambiguous_create_never_duplicates_and_never_loses_a_row(
     assert "submission_unconfirmed" in outcomes or created == 4
     complete_ids = {line["submissionId"] for line in lines if line["status"] == "complete"}
     assert len(complete_ids) <= created
+
+
+async def test_ten_percent_faults_on_every_endpoint_still_report_every_row_correctly(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _files(tmp_path, 16, big_every=4)
+    every = FaultSpec(
+        error_500=0.025,
+        error_502=0.025,
+        error_503=0.02,
+        drop_before=0.015,
+        drop_after=0.01,
+        latency_seconds=0.0,
+    )
+    config = SandboxConfig(
+        processing_delay=0.02,
+        seed=11,
+        faults={"*": every},
+        retry_after_seconds=1,
+        rate_limits={"submission_read": RateLimit(rate=20, burst=3)},
+    )
+    async with make_sandbox(config) as sb:
+        settings = fast_settings(
+            sb.base_url, tmp_path, direct_max_bytes=100_000, retry_attempts=12, batch_size=4
+        )
+        summary = await run_batch(manifest, settings)
+        state = sb.state
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["row"] for line in lines] == list(range(1, 17))
+    for line in lines:
+        # Only an ambiguous create may keep a row from completing, and then it says so.
+        assert line["status"] == "complete" or line["error"]["code"] == "submission_unconfirmed"
+    assert state.faults_injected >= 5
+    assert state.duplicate_content_hashes() == []
+    assert state.rate_limit_violations == []
+    assert summary.rows == 16
+
+
+async def test_one_stuck_endpoint_cannot_hang_the_run(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _files(tmp_path, 3)
+    # E6 answers only after 5 s; the per-request timeout is 0.3 s and the row's budget small.
+    faults = {"get_asset": FaultSpec(latency_seconds=5)}
+    async with make_sandbox(SandboxConfig(processing_delay=0.02, faults=faults)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, request_timeout=0.3, retry_attempts=2)
+        with anyio.fail_after(20):
+            summary = await run_batch(manifest, settings)
+    lines = read_report(settings.report_path)  # type: ignore[arg-type]
+    assert [line["error"]["code"] for line in lines] == ["timeout"] * 3
+    assert all(line["error"]["stage"] == "poll" for line in lines)
+    assert summary.exit_code == 1
