@@ -39,6 +39,9 @@ async def handle_blob(request: web.Request) -> web.StreamResponse:
             400, "InvalidUri", "The requested URI does not represent any resource on the server."
         )
     ctx.state.blob(blob_path).operations[name] += 1
+    if "X-API-Key" in request.headers or "Authorization" in request.headers:
+        # Azure would ignore it; a leak of the API key to the storage host all the same.
+        ctx.state.blob_requests_with_credentials += 1
     permissions = verify(ctx.sas_secret, request.query, blob_path, ctx.clock())
     if name == "blob_put_blob":
         return await put_blob(ctx, request, blob_path, permissions)

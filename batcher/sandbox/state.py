@@ -100,6 +100,7 @@ class SandboxState:
     requests: Counter[str] = field(default_factory=Counter)  # endpoint name → requests seen
     responses: Counter[str] = field(default_factory=Counter)  # "endpoint:status" → count
     blob_bytes_received: int = 0
+    blob_requests_with_credentials: int = 0  # blob requests carrying X-API-Key/Authorization
     blobs: dict[str, BlobStats] = field(default_factory=dict)
     issued: dict[str, IssuedPath] = field(default_factory=dict)
     submitted_blob_paths: set[str] = field(default_factory=set)

@@ -243,3 +243,18 @@ async def test_names_with_spaces_quotes_and_non_ascii_letters_complete(
     assert lines[0]["blobPath"].split("/", 1)[1].startswith("Été promo 2026.")
     assert lines[2]["blobPath"].split("/", 1)[1].startswith("广告 spot.")
     assert [line["path"] for line in lines] == [f"media/{n}" for n in names]
+
+
+async def test_the_api_key_is_never_sent_to_the_blob_host(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    write_media(tmp_path, "big.mp4", 300_000)
+    write_media(tmp_path, "small.png", 3_000)
+    manifest = write_manifest(tmp_path, [{"path": "big.mp4"}, {"path": "small.png"}])
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, direct_max_bytes=100_000)
+        summary = await run_batch(manifest, settings)
+        state = sb.state
+    assert summary.complete == 2
+    assert state.requests["blob_put_block"] > 0
+    assert state.blob_requests_with_credentials == 0
