@@ -17,6 +17,8 @@ var data = JSON.parse(document.getElementById("report-data").textContent);
 var T = data.t, rows = data.rows, PAGE = 100;
 var SEV = ["CRITICAL", "MAJOR", "MINOR", "INFO"];
 var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+// Made once: the first toLocaleString() call costs tens of ms of locale set-up.
+var num = new Intl.NumberFormat().format;
 var $ = function (id) { return document.getElementById(id); };
 var state = {q: "", status: "", sev: "", rule: "", sort: "row", dir: 1, page: 0};
 var open = new Set(), view = [], sorted = null;
@@ -112,9 +114,9 @@ function render() {
   }
   body.replaceChildren(frag);
   var pages = Math.max(1, Math.ceil(view.length / PAGE));
-  var all = rows.lengthX;
-  $("count").textContent = view.length ? "Showing " + (start + 1)X + "–" +
-    (start + slice.length)X + " of " + view.lengthX +
+  var all = num(rows.length);
+  $("count").textContent = view.length ? "Showing " + num(start + 1) + "–" +
+    num(start + slice.length) + " of " + num(view.length) +
     (view.length === rows.length ? " rows" : " matching rows (" + all + " in all)")
     : "0 of " + all + " rows";
   $("page-info").textContent = "Page " + (state.page + 1) + " of " + pages;

@@ -81,7 +81,7 @@ function detail(r) {
   }
   box.appendChild(el("h3", null, "Asset"));
   box.appendChild(pairs([["Manifest row", r.r], ["Path", r.p],
-    ["Bytes", r.b == null ? null : r.bX],
+    ["Bytes", r.b == null ? null : num(r.b)],
     ["Submission ID", r.sid], ["Asset ID", r.aid]]));
   if (r.c) {
     box.appendChild(el("h3", null, "Your manifest columns"));

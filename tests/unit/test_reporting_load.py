@@ -10,7 +10,7 @@ from batcher.reporting.load import ReportUnreadable, open_report
 
 def _line(row: int, status: str = "complete") -> str:
     error = ErrorInfo(stage="upload", code="x", message="m") if status == "error" else None
-    return ReportLine(row=row, path=f"a/{row}.png", status=status, error=error).to_json()  # type: ignore[arg-type]
+    return ReportLine(row=row, path=f"a/{row}.png", status=status, error=error).to_json()
 
 
 def test_reads_every_line_in_order(tmp_path: Path) -> None:

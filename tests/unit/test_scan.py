@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from batcher.scan import ScanOptions, Scanner, matches
+from batcher.scan import Scanner, ScanOptions, matches
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
