@@ -4,7 +4,7 @@ The walk is depth-first with each directory's entries sorted by name, so the sam
 gives the same manifest, and only the entries of the directories on the current path are in
 memory. Every skipped file or folder is counted under a reason (``SKIP_REASONS``) so the
 command can say what it left out and why; the checks are the pre-flight ones
-(``batcher.preflight``), so every row written passes ``check_row``.
+(``batcher.preflight``, ``batcher.sniff``), so every row written passes ``check_row``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pathlib import Path
 
 from batcher.config import ALLOWED_TYPES, CATEGORY_CAPS
 from batcher.preflight import guess_content_type
+from batcher.sniff import mismatch
 
 SKIP_REASONS: dict[str, str] = {
     "unknown_type": "type unknown from the extension",
     "unsupported_media_type": "type not on the MediaMagic allowlist",
     "empty_file": "empty file (0 bytes)",
     "too_large": "over the category size cap",
+    "type_mismatch": "bytes are plainly another type than the extension says",
     "unreadable": "unreadable (permission denied or I/O error)",
     "symlink_loop": "symbolic link loop",
     "broken_symlink": "symbolic link to nothing",
@@ -182,7 +184,11 @@ class Scanner:
             return "empty_file", content_type
         if st.st_size > opts.category_caps.get(category, 0):
             return "too_large", content_type
-        if not os.access(path, os.R_OK):
+        # Reading the first bytes is also the honest readability test (os.access lies to root).
+        try:
+            if mismatch(path, content_type) is not None:
+                return "type_mismatch", content_type
+        except OSError:
             return "unreadable", content_type
         return None, content_type
 

@@ -8,6 +8,13 @@ import pytest
 from batcher.scan import Scanner, ScanOptions, matches
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+PDF = b"%PDF-1.7\n" + b"x" * 32
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 32
+
+
+def _ok(name: str) -> bytes:
+    """Bytes whose signature matches the extension, as pre-flight sniffing expects."""
+    return {".pdf": PDF, ".mp4": MP4}.get(Path(name).suffix, PNG)
 
 
 def _tree(root: Path, files: dict[str, bytes]) -> Path:
@@ -25,7 +32,7 @@ def _scan(root: Path, **kw: object) -> tuple[list[str], Scanner]:
 
 def test_walk_is_sorted_and_deterministic(tmp_path: Path) -> None:
     names = ["b/z.png", "a.png", "b/a.png", "a/x.png", "c.pdf", "B.png"]
-    _tree(tmp_path, dict.fromkeys(names, PNG))
+    _tree(tmp_path, {n: _ok(n) for n in names})
     listed, _ = _scan(tmp_path)
     assert listed == ["B.png", "a/x.png", "a.png", "b/a.png", "b/z.png", "c.pdf"]
     assert _scan(tmp_path)[0] == listed
@@ -38,7 +45,7 @@ def test_entries_carry_type_and_size(tmp_path: Path) -> None:
 
 
 def test_include_globs_match_names_at_any_depth_or_whole_paths(tmp_path: Path) -> None:
-    _tree(tmp_path, dict.fromkeys(["tv/a.mp4", "tv/deep/b.mp4", "print/c.pdf", "d.png"], PNG))
+    _tree(tmp_path, {n: _ok(n) for n in ["tv/a.mp4", "tv/deep/b.mp4", "print/c.pdf", "d.png"]})
     assert _scan(tmp_path, include=["*.mp4"])[0] == ["tv/a.mp4", "tv/deep/b.mp4"]
     listed, scanner = _scan(tmp_path, include=["print/*", "*.png"])
     assert listed == ["d.png", "print/c.pdf"]
@@ -82,11 +89,20 @@ def test_what_the_api_would_refuse_is_skipped_by_reason(tmp_path: Path) -> None:
 
 
 def test_files_over_the_category_cap_are_skipped(tmp_path: Path) -> None:
-    _tree(tmp_path, {"big.png": b"x" * 101, "fits.png": b"x" * 100, "doc.pdf": b"x" * 101})
+    _tree(
+        tmp_path, {"big.png": PNG.ljust(101), "fits.png": PNG.ljust(100), "doc.pdf": PDF.ljust(101)}
+    )
     caps = {"image": 100, "document": 1000, "video": 1, "audio": 1}
     listed, scanner = _scan(tmp_path, category_caps=caps)
     assert listed == ["doc.pdf", "fits.png"]
     assert scanner.skipped.examples["too_large"] == ["big.png"]
+
+
+def test_bytes_plainly_of_another_type_are_skipped(tmp_path: Path) -> None:
+    _tree(tmp_path, {"renamed.png": PDF, "binary.txt": b"\x00\x01", "ok.pdf": PDF})
+    listed, scanner = _scan(tmp_path)
+    assert listed == ["ok.pdf"]
+    assert scanner.skipped.examples["type_mismatch"] == ["binary.txt", "renamed.png"]
 
 
 def test_symlinks_are_skipped_unless_followed(tmp_path: Path) -> None:

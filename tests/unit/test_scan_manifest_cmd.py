@@ -26,6 +26,7 @@ def media(tmp_path: Path) -> Path:
         "social/.hidden.png": PNG,
         "tv/project.prproj": b"x",
         "tv/archive.zip": b"PK",
+        "social/renamed.png": b"%PDF-1.7\n",  # pre-flight sniffing would refuse it
     }
     for rel, data in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +60,8 @@ def test_skips_are_counted_by_reason_on_stderr(
     assert main([str(media), "-o", str(tmp_path / "m.csv")]) == 0
     err = capsys.readouterr().err
     assert "wrote" in err and "5 files" in err
-    assert "skipped 4:" in err
+    assert "skipped 5:" in err
+    assert "bytes are plainly another type" in err and "social/renamed.png" in err
     assert "empty file (0 bytes)" in err and "social/empty.png" in err
     assert "hidden file or folder" in err
     assert "type unknown from the extension" in err and "tv/project.prproj" in err
