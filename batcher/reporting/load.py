@@ -78,7 +78,7 @@ class ReportReader:
         except UnicodeDecodeError:
             reason = "not valid UTF-8"
         except json.JSONDecodeError as exc:
-            reason = f"not valid JSON ({exc.msg} at column {exc.colno})"
+            reason = f"not valid JSON ({exc.msg}, column {exc.colno})"
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "line"
