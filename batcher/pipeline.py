@@ -220,7 +220,11 @@ async def _context(
     # One pool for API and blob hosts, unlimited: the stages' worker counts and the memory
     # budget are the limits (aiohttp counts waiting for a pooled connection as timeout).
     connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+    # No cookie jar: the API and blob hosts may share a host name (the sandbox does), and
+    # nothing of the API's should reach the storage host.
+    async with aiohttp.ClientSession(
+        connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
+    ) as session:
         client = MediaMagicClient(
             session,
             base_url=settings.base_url,
