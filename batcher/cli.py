@@ -38,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Upload media to MediaMagic, submit it for compliance review, track every "
         "submission and write one JSON line per manifest row. Every option can also be set "
         "as BATCHER_<OPTION> in the environment.",
+        epilog="Other commands: `batcher report REPORT.jsonl [--html OUT]` summarises a report; "
+        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree.",
     )
 
     def opt(flag: str, help_text: str, **kw: Any) -> None:
@@ -178,7 +180,21 @@ async def _main(args: argparse.Namespace) -> RunSummary:
         return await run_batch(args.manifest, settings, handle_signals=True)
 
 
+SUBCOMMANDS = ("report", "manifest")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `batcher report X` / `batcher manifest DIR`; a manifest file literally named like a
+    # subcommand still runs as a manifest.
+    if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file():
+        if argv[0] == "report":
+            from batcher.commands import report_cmd
+
+            return report_cmd.main(argv[1:])
+        from batcher.commands import manifest_cmd
+
+        return manifest_cmd.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         summary = anyio.run(_main, args)

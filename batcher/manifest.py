@@ -7,6 +7,7 @@ that cannot be read at all raises ``UsageError`` (exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import json
@@ -33,7 +34,10 @@ class ManifestRow:
     problem: InputError | None = None
 
     def resolve(self, base: Path) -> Path:
-        p = Path(self.path_text).expanduser()
+        p = Path(self.path_text)
+        if self.path_text.startswith("~/"):  # "~draft.png" is a file name, not a home dir
+            with contextlib.suppress(RuntimeError):  # no home directory known
+                p = p.expanduser()
         return p if p.is_absolute() else base / p
 
 

@@ -1,4 +1,6 @@
-"""Deterministic compliance findings: the same bytes and filename always give the same issues.
+"""Deterministic compliance findings: the same bytes always give the same issues, whatever
+name they were uploaded under (a reviewer judges the content; clients rename blobs to keep
+them unique, and a re-run must find what the last run found).
 
 ``findings_for`` is pure and public so tests can predict every line of a report from the
 files they upload: hash the file, call it, compare.
@@ -33,9 +35,9 @@ MAX_ISSUES = 4
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _stream(data_sha256: bytes, filename: str) -> bytes:
-    """Enough pseudo-random bytes for every choice, derived from the content and the name."""
-    seed = data_sha256 + filename.encode("utf-8")
+def _stream(data_sha256: bytes) -> bytes:
+    """Enough pseudo-random bytes for every choice, derived from the content."""
+    seed = data_sha256
     return b"".join(hashlib.sha256(seed + bytes([i])).digest() for i in range(4))
 
 
@@ -43,10 +45,10 @@ def _iso(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def findings_for(data_sha256: bytes, filename: str) -> list[dict[str, Any]]:
+def findings_for(data_sha256: bytes) -> list[dict[str, Any]]:
     """The issues the sandbox reports for a file whose SHA-256 digest is ``data_sha256``
-    (raw 32 bytes) uploaded as ``filename``: 0-4 issues, each in the IssueResponse shape."""
-    rnd = _stream(data_sha256, filename)
+    (raw 32 bytes): 0-4 issues, each in the IssueResponse shape."""
+    rnd = _stream(data_sha256)
     count = rnd[0] % (MAX_ISSUES + 1)
     sidekick = str(uuid.UUID(bytes=rnd[1:17], version=4))
     created = _EPOCH + timedelta(seconds=int.from_bytes(rnd[17:21], "big") % (365 * 86400))

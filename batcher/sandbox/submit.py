@@ -114,7 +114,7 @@ async def build_assets(
                 version_group_id=group_id,
                 version_number=number,
                 outcome=inspection.outcome,
-                issues=findings_for(blob.sha256, issued.filename),
+                issues=findings_for(blob.sha256),
             )
         )
     return assets

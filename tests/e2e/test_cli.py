@@ -200,3 +200,19 @@ def test_full_disk_for_the_report_exits_2_and_the_journal_keeps_the_work(
     report = tmp_path / "r.jsonl"
     assert main([str(manifest), "--report", str(report), "--journal", str(journal), *FAST]) == 0
     assert [line["status"] for line in _lines(report)] == ["complete"]
+
+
+def test_report_and_manifest_subcommands_are_dispatched(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "media/a.png", 1_000)
+    write_media(tmp_path, "media/b.pdf", 2_000)
+    manifest = tmp_path / "made.csv"
+    assert main(["manifest", str(tmp_path / "media"), "-o", str(manifest)]) == 0
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), *FAST]) == 0
+    capsys.readouterr()
+    assert main(["report", str(report), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == 2
+    assert summary["status"]["complete"] == 2

@@ -51,11 +51,15 @@ async def test_a_finished_run_makes_the_next_run_a_new_sweep(
     async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
         settings = fast_settings(sb.base_url, tmp_path)
         await run_batch(manifest, settings)
+        first = read_report(tmp_path / "report.jsonl")
         second = await run_batch(manifest, settings)
         uploads = sb.state.requests["direct_upload"]
+    again = read_report(tmp_path / "report.jsonl")
     assert second.complete == 3
     assert uploads == 6  # reviewed again: the nightly sweep case
-    assert len(read_report(tmp_path / "report.jsonl")) == 3
+    assert len(again) == 3
+    assert [a["blobPath"] != b["blobPath"] for a, b in zip(first, again, strict=True)] == [True] * 3
+    assert [a["issues"] for a in first] == [b["issues"] for b in again]  # same bytes, same findings
 
 
 async def test_resume_polls_submitted_rows_instead_of_resubmitting(

@@ -93,7 +93,7 @@ async def test_lifecycle_moves_from_submitted_through_processing_to_complete(
 
     clock.now += 5
     done = await http.status(sid)
-    expected = findings_for(hashlib.sha256(data).digest(), "life.pdf")
+    expected = findings_for(hashlib.sha256(data).digest())
     assert done["status"] == "complete"
     assert done["progressPercent"] == 100
     assert done["completedAt"] is not None

@@ -98,3 +98,10 @@ def test_relative_paths_resolve_against_the_manifest_folder(tmp_path: Path) -> N
     rows = list(read_manifest(m))
     assert rows[0].resolve(tmp_path) == tmp_path / "sub/a.mp4"
     assert rows[1].resolve(tmp_path) == Path("/abs/b.mp4")
+
+
+def test_a_tilde_file_name_is_relative_and_home_paths_expand(tmp_path: Path) -> None:
+    m = _write(tmp_path, "m.csv", b"path\n~draft.png\n~/media/a.png\n")
+    tilde, home = list(read_manifest(m))
+    assert tilde.resolve(tmp_path) == tmp_path / "~draft.png"
+    assert home.resolve(tmp_path) == Path.home() / "media/a.png"
