@@ -6,10 +6,11 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
+import anyio
 import pytest
 
 from batcher import run_batch
-from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
 from tests.integration.helpers import expected_issues, fast_settings, read_report
 from tests.media import write_manifest, write_media
 
@@ -258,3 +259,32 @@ async def test_the_api_key_is_never_sent_to_the_blob_host(
     assert summary.complete == 2
     assert state.requests["blob_put_block"] > 0
     assert state.blob_requests_with_credentials == 0
+
+
+async def test_stages_overlap_the_first_submission_is_created_while_uploads_go_on(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 20_000 + i))} for i in range(12)]
+    manifest = write_manifest(tmp_path, rows)
+    samples: list[tuple[int, int, int]] = []
+    # Each direct upload takes ~20 ms here, so twelve of them through one worker take a while.
+    faults = {"direct_upload": FaultSpec(latency_seconds=0.02)}
+    async with make_sandbox(SandboxConfig(processing_delay=0.02, faults=faults)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, upload_workers=1, batch_size=2)
+
+        async def watch() -> None:
+            while True:
+                st = sb.state
+                samples.append(
+                    (st.created_submissions, st.requests["direct_upload"], st.requests["get_asset"])
+                )
+                await anyio.sleep(0.002)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch)
+            summary = await run_batch(manifest, settings)
+            tg.cancel_scope.cancel()
+    assert summary.complete == 12
+    # A submission existed, and a result was fetched, while files were still uploading.
+    assert any(created >= 1 and uploads < 12 for created, uploads, _ in samples)
+    assert any(fetched >= 1 and uploads < 12 for _, uploads, fetched in samples)
