@@ -1,13 +1,14 @@
-"""The end-of-run summary: what the report holds, in numbers."""
+"""The end-of-run summary: the report's own summary (the one ``batcher report`` prints) plus
+what only the run knows: time, throughput, requests, retries and throttling met."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from batcher.context import RunCounters
+from batcher.reporting.filters import ReportFilter
+from batcher.reporting.summary import ReportSummary, human_bytes
 from batcher.stages.report import ReportTally
 
 EXIT_OK = 0
@@ -19,52 +20,51 @@ EXIT_INTERRUPTED = 130
 
 @dataclass
 class RunSummary:
-    report_path: Path
-    rows: int
-    complete: int
-    failed: int
-    errors: int
-    findings_by_severity: dict[str, int]
-    top_rules: list[tuple[str, int]]
-    error_codes: dict[str, int]
-    bytes_uploaded: int
-    files_uploaded: int
-    submissions: int
-    polls: int
-    retries: int
-    asset_retries: int
+    report: ReportSummary
+    counters: RunCounters
     throttled: dict[str, int]
     wall_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(
         cls,
         tally: ReportTally,
         *,
-        report_path: Path,
+        report_path: Any,
         wall_seconds: float,
         counters: RunCounters,
         throttled: dict[str, int],
     ) -> RunSummary:
-        return cls(
-            report_path=report_path,
-            rows=tally.rows,
-            complete=tally.complete,
-            failed=tally.failed,
-            errors=tally.errors,
-            findings_by_severity=dict(tally.findings_by_severity),
-            top_rules=Counter(tally.rules).most_common(5),
-            error_codes=dict(tally.error_codes),
-            bytes_uploaded=counters.bytes_uploaded,
-            files_uploaded=counters.files_uploaded,
-            submissions=counters.submissions_created,
-            polls=counters.polls,
-            retries=counters.retries,
-            asset_retries=counters.asset_retries,
-            throttled=throttled,
-            wall_seconds=wall_seconds,
-        )
+        report = tally.summary.build(report_path, ReportFilter())
+        return cls(report, counters, throttled, wall_seconds)
+
+    @property
+    def rows(self) -> int:
+        return self.report.rows
+
+    @property
+    def complete(self) -> int:
+        return self.report.by_status["complete"]
+
+    @property
+    def failed(self) -> int:
+        return self.report.by_status["failed"]
+
+    @property
+    def errors(self) -> int:
+        return self.report.by_status["error"]
+
+    @property
+    def retries(self) -> int:
+        return self.counters.retries
+
+    @property
+    def asset_retries(self) -> int:
+        return self.counters.asset_retries
+
+    @property
+    def submissions(self) -> int:
+        return self.counters.submissions_created
 
     @property
     def exit_code(self) -> int:
@@ -72,38 +72,39 @@ class RunSummary:
 
     @property
     def throughput_mb_s(self) -> float:
-        return self.bytes_uploaded / 1e6 / self.wall_seconds if self.wall_seconds > 0 else 0.0
+        up = self.counters.bytes_uploaded
+        return up / 1e6 / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def run_dict(self) -> dict[str, Any]:
+        c = self.counters
+        return {
+            "wallSeconds": round(self.wall_seconds, 3),
+            "filesUploaded": c.files_uploaded,
+            "bytesUploaded": c.bytes_uploaded,
+            "throughputMBps": round(self.throughput_mb_s, 3),
+            "submissions": c.submissions_created,
+            "polls": c.polls,
+            "retries": c.retries,
+            "assetRetries": c.asset_retries,
+            "throttled": {k: v for k, v in self.throttled.items() if v},
+            "exitCode": self.exit_code,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """``--summary-json``: the report summary and the run's own figures."""
+        return {**self.report.as_dict(), "run": self.run_dict()}
 
     def render(self) -> str:
-        sev_order = ["CRITICAL", "MAJOR", "MINOR", "INFO"]
-        sev = (
-            ", ".join(
-                f"{k} {self.findings_by_severity[k]}"
-                for k in sev_order + sorted(set(self.findings_by_severity) - set(sev_order))
-                if k in self.findings_by_severity
-            )
-            or "none"
-        )
-        lines = [
-            f"rows {self.rows}: {self.complete} complete, {self.failed} failed, "
-            f"{self.errors} errors",
-            f"findings: {sev}",
+        c = self.counters
+        throttled = ", ".join(f"{b} ×{n}" for b, n in self.throttled.items() if n) or "none"
+        run = [
+            "",
+            "Run",
+            f"  wall time       {self.wall_seconds:,.1f} s",
+            f"  uploaded        {c.files_uploaded:,} files, {human_bytes(c.bytes_uploaded)}"
+            f" ({self.throughput_mb_s:,.1f} MB/s)",
+            f"  requests        {c.submissions_created:,} submissions, {c.polls:,} polls",
+            f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
+            f"  throttled (429) {throttled}",
         ]
-        if self.top_rules:
-            lines.append("top rules: " + ", ".join(f"{r} ×{n}" for r, n in self.top_rules))
-        if self.error_codes:
-            lines.append(
-                "errors: " + ", ".join(f"{c} ×{n}" for c, n in sorted(self.error_codes.items()))
-            )
-        lines.append(
-            f"uploaded {self.files_uploaded} files, {self.bytes_uploaded / 1e6:,.1f} MB in "
-            f"{self.wall_seconds:.1f} s ({self.throughput_mb_s:,.1f} MB/s); "
-            f"{self.submissions} submissions, {self.polls} polls, {self.retries} retries, "
-            f"{self.asset_retries} asset retries"
-        )
-        if any(self.throttled.values()):
-            lines.append(
-                "throttled (429): " + ", ".join(f"{b} ×{n}" for b, n in self.throttled.items() if n)
-            )
-        lines.append(f"report: {self.report_path}")
-        return "\n".join(lines)
+        return self.report.render_text() + "\n" + "\n".join(run)

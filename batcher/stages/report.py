@@ -4,7 +4,6 @@ each is flushed as its row finishes, and every row is written exactly once."""
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -14,6 +13,7 @@ from anyio.abc import ObjectReceiveStream
 from batcher.errors import UsageError
 from batcher.journal import Journal
 from batcher.outcome import ReportLine
+from batcher.reporting.summary import SummaryBuilder
 
 
 class ReportWriteError(UsageError):
@@ -25,33 +25,17 @@ class ReportWriteError(UsageError):
 
 @dataclass
 class ReportTally:
-    rows: int = 0
-    complete: int = 0
-    failed: int = 0
-    errors: int = 0
-    findings_by_severity: Counter[str] = field(default_factory=Counter)
-    rules: Counter[str] = field(default_factory=Counter)
-    error_codes: Counter[str] = field(default_factory=Counter)
+    """What has been written: the rows (exactly once) and the summary counts."""
+
+    summary: SummaryBuilder = field(default_factory=SummaryBuilder)
     reported_rows: set[int] = field(default_factory=set)
     provisional: int = 0
 
     def add(self, line: ReportLine) -> None:
-        self.rows += 1
         self.reported_rows.add(line.row)
-        if line.status == "complete":
-            self.complete += 1
-        elif line.status == "failed":
-            self.failed += 1
-        else:
-            self.errors += 1
-        if line.error is not None:
-            self.error_codes[line.error.code] += 1
-            if provisional(line):
-                self.provisional += 1
-        for issue in line.issues:
-            self.findings_by_severity[str(issue.get("severity", "UNKNOWN"))] += 1
-            if issue.get("ruleCode"):
-                self.rules[str(issue["ruleCode"])] += 1
+        self.summary.add(line)
+        if provisional(line):
+            self.provisional += 1
 
 
 # Outcomes that say "not finished yet": the journal keeps the row's progress instead, so
