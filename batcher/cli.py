@@ -8,6 +8,7 @@ process listings): ``MEDIAMAGIC_API_KEY`` or ``--api-key-file``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -17,10 +18,14 @@ from typing import Any
 
 import anyio
 from pydantic import SecretStr, ValidationError
+from rich.console import Console
 
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import FatalApiError, UsageError
+from batcher.logs import attach_log_file, detach
 from batcher.pipeline import run_batch
+from batcher.progress import ProgressView
+from batcher.progress_views import PlainView, QuietView, RichView
 from batcher.redact import redact
 from batcher.shutdown import Interrupted
 from batcher.summary import EXIT_FATAL_API, EXIT_INTERRUPTED, EXIT_USAGE, RunSummary
@@ -104,6 +109,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         fallback=10.0,
     )
+    quiet = p.add_mutually_exclusive_group()
+    quiet.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=_env_default("quiet", "") in ("1", "true", "yes"),
+        help="no progress and no per-row lines; only errors and the end summary "
+        "[env BATCHER_QUIET=1]",
+    )
+    quiet.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=_env_default("verbose", "") in ("1", "true", "yes"),
+        help="also a line per completed row; debug events in --log-file [env BATCHER_VERBOSE=1]",
+    )
+    opt(
+        "--status-interval",
+        "seconds between status lines when stderr is not a terminal",
+        type=float,
+        fallback=10.0,
+    )
+    opt("--summary-json", "also write the end summary as one JSON object to this file", type=Path)
+    opt("--log-file", "write events as JSON lines to this file (secrets redacted)", type=Path)
     opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
     return p
 
@@ -167,6 +196,15 @@ async def _maybe_sandbox(args: argparse.Namespace) -> AsyncIterator[dict[str, An
         yield override
 
 
+def _view(args: argparse.Namespace) -> ProgressView:
+    # stderr only: stdout stays clean for machine use.
+    if args.quiet:
+        return QuietView()
+    if sys.stderr.isatty():
+        return RichView(Console(stderr=True), verbose=args.verbose)
+    return PlainView(sys.stderr, interval=float(args.status_interval), verbose=args.verbose)
+
+
 async def _main(args: argparse.Namespace) -> RunSummary:
     async with _maybe_sandbox(args) as override:
         if args.sandbox and args.poll_interval is None:
@@ -177,7 +215,7 @@ async def _main(args: argparse.Namespace) -> RunSummary:
                 "no API key: set MEDIAMAGIC_API_KEY (or use --api-key-file PATH), "
                 "or run against the built-in sandbox with --sandbox"
             )
-        return await run_batch(args.manifest, settings, handle_signals=True)
+        return await run_batch(args.manifest, settings, handle_signals=True, view=_view(args))
 
 
 SUBCOMMANDS = ("report", "manifest")
@@ -196,7 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return manifest_cmd.main(argv[1:])
     args = build_parser().parse_args(argv)
+    handler = None
     try:
+        if args.log_file:
+            try:
+                handler = attach_log_file(Path(args.log_file), verbose=args.verbose)
+            except OSError as exc:
+                raise UsageError(f"cannot write --log-file: {exc.strerror}") from None
         summary = anyio.run(_main, args)
     except UsageError as exc:
         print(f"Error: {redact(exc.message)}", file=sys.stderr)
@@ -214,5 +258,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
         print(f"Stopped: {reason}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if handler is not None:
+            detach(handler)
     print(summary.render(), file=sys.stderr)
+    if args.summary_json:
+        try:
+            Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+        except OSError as exc:
+            print(f"Error: cannot write --summary-json: {exc.strerror}", file=sys.stderr)
+            return EXIT_USAGE
     return summary.exit_code

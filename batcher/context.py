@@ -17,12 +17,21 @@ from batcher.upload.budget import MemoryBudget
 
 @dataclass
 class RunCounters:
+    rows_read: int = 0
     bytes_uploaded: int = 0
+    bytes_sent: int = 0
+    """Live: grows block by block while large files upload (progress and ETA)."""
+    bytes_skipped: int = 0
+    """Bytes of rows that will not be sent (refused, or done in an earlier run)."""
     files_uploaded: int = 0
+    rows_submitted: int = 0
     submissions_created: int = 0
     polls: int = 0
     asset_retries: int = 0
     retries: int = 0
+
+    def sent(self, delta: int) -> None:
+        self.bytes_sent += delta
 
 
 @dataclass

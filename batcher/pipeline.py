@@ -11,9 +11,13 @@ is done, and the report writer ends when every sender is closed.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import aiohttp
@@ -26,9 +30,12 @@ from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, InputError, UsageError
 from batcher.journal import Journal
+from batcher.logs import event
 from batcher.manifest import ManifestRow, read_manifest
 from batcher.outcome import ErrorInfo, ReportLine, RowJob
 from batcher.preflight import check_row
+from batcher.progress import ProgressView, RateWindow
+from batcher.progress_loop import Totals, prescan, progress_loop, snapshot
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.shutdown import Interrupted, Shutdown
@@ -64,9 +71,11 @@ async def _read_stage(
         for row in rows:
             if ctx.stopping.is_set():
                 break
+            ctx.counters.rows_read += 1
             record = ctx.journal.get(row.row)
             if record is not None and record.path_text == row.path_text:
                 if record.state == "reported":
+                    ctx.counters.bytes_skipped += record.size or 0
                     continue  # finished in an earlier run; its line was replayed
             else:
                 record = None  # a different manifest row under this number: start over
@@ -78,12 +87,15 @@ async def _read_stage(
                         f"same file as row {first}; not sent twice", code="duplicate_row"
                     )
             if problem is not None:
+                ctx.counters.bytes_skipped += job.size or 0
                 await report.send(job.fail("preflight", problem))
                 continue
             if record is None or not record.same_file(job):
                 await jobs.send(job)  # new, or changed since: upload (again)
                 continue
             record.restore(job)
+            if record.state != "checked":
+                ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
             if record.state == "submitted" and job.submission_id and job.asset_id:
                 resumed.setdefault(job.submission_id, {})[job.asset_id] = job
             elif record.state in ("uploaded", "submitting") and job.blob_path:
@@ -108,19 +120,45 @@ def _first_fatal(exc: BaseException) -> BatcherError | None:
     return None
 
 
+@dataclass
+class Watch:
+    """What runs beside the stages: signal handling and a progress view."""
+
+    shutdown: Shutdown
+    handle_signals: bool
+    view: ProgressView | None
+    manifest: Path
+
+
 async def _run_watched(
-    ctx: RunContext,
-    rows: Iterator[ManifestRow],
-    writer: ReportWriter,
-    shutdown: Shutdown,
-    handle_signals: bool,
+    ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, watch: Watch
 ) -> None:
-    async with anyio.create_task_group() as outer:
-        with anyio.CancelScope() as stages:
-            if handle_signals:
-                outer.start_soon(shutdown.watch, stages)
-            await _run_stages(ctx, rows, writer)
-        outer.cancel_scope.cancel()
+    totals = Totals()
+    stop_prescan = threading.Event()
+    started = ctx.clock.now()
+    try:
+        async with anyio.create_task_group() as outer:
+            with anyio.CancelScope() as stages:
+                if watch.handle_signals:
+                    outer.start_soon(watch.shutdown.watch, stages)
+                if watch.view is not None:
+                    writer.on_line = watch.view.row_finished
+                    outer.start_soon(
+                        partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
+                        prescan,
+                        watch.manifest,
+                        ctx.manifest_dir,
+                        totals,
+                        stop_prescan,
+                    )
+                    outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
+                await _run_stages(ctx, rows, writer)
+            outer.cancel_scope.cancel()
+    finally:
+        stop_prescan.set()
+        if watch.view is not None:
+            final = snapshot(ctx, writer.tally, totals, RateWindow(), started)
+            watch.view.close(final)
 
 
 def _report_unfinished(writer: ReportWriter, manifest: Path, code: str, message: str) -> None:
@@ -150,11 +188,13 @@ async def run_batch(
     *,
     clock: Clock | None = None,
     handle_signals: bool = False,
+    view: ProgressView | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
     With ``handle_signals`` (the CLI), SIGINT/SIGTERM stop the run gracefully and it raises
-    ``Interrupted`` once every row has a line (unfinished ones say how to resume).
+    ``Interrupted`` once every row has a line (unfinished ones say how to resume). A ``view``
+    is shown live progress and each finished row.
     """
     clock = clock or RealClock()
     if settings.api_key is None:
@@ -179,7 +219,8 @@ async def run_batch(
             shutdown = Shutdown(settings.shutdown_grace)
             ctx.stopping = shutdown.requested
             try:
-                await _run_watched(ctx, rows, writer, shutdown, handle_signals)
+                watch = Watch(shutdown, handle_signals, view, manifest)
+                await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
@@ -239,7 +280,7 @@ async def _context(
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
-        retrier.on_retry = lambda _exc, _wait: _count_retry(ctx)
+        retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
 
 
@@ -248,8 +289,10 @@ def _manifest_dir(manifest: Path) -> Path:
     return Path(os.path.abspath(manifest)).parent
 
 
-def _count_retry(ctx: RunContext) -> None:
+def _count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:
     ctx.counters.retries += 1
+    code = getattr(exc, "code", type(exc).__name__)
+    event(logging.INFO, "retry", error=code, detail=str(exc), waitSeconds=round(wait, 3))
 
 
 async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter) -> None:

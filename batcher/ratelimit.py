@@ -7,10 +7,12 @@ keep flowing (polling goes on while uploads are throttled).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Literal
 
 from batcher.clock import Clock, RealClock
+from batcher.logs import event
 
 Bucket = Literal["upload", "submission_write", "submission_read"]
 BUCKETS: tuple[Bucket, ...] = ("upload", "submission_write", "submission_read")
@@ -29,6 +31,7 @@ class Gate:
         wait = DEFAULT_RETRY_AFTER if seconds is None else seconds
         self.closed_until = max(self.closed_until, self.clock.now() + wait)
         self.closings += 1
+        event(logging.WARNING, "throttled", retryAfter=wait)
 
     async def wait_open(self) -> None:
         # Re-check after each sleep: another 429 may have pushed the reopening further out.

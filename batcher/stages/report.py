@@ -4,6 +4,8 @@ each is flushed as its row finishes, and every row is written exactly once."""
 from __future__ import annotations
 
 import contextlib
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -12,6 +14,7 @@ from anyio.abc import ObjectReceiveStream
 
 from batcher.errors import UsageError
 from batcher.journal import Journal
+from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
 
@@ -55,6 +58,8 @@ class ReportWriter:
         self.path = path
         self.journal = journal
         self.tally = ReportTally()
+        self.on_line: Callable[[ReportLine], None] | None = None
+        """Told of each line this run writes (live progress prints failures as they come)."""
         try:
             self._fh: IO[str] = path.open("a" if append else "w", encoding="utf-8")
         except OSError as exc:
@@ -67,6 +72,19 @@ class ReportWriter:
             self.journal.reported(line.row, line)
         self._write(line.to_json())
         self.tally.add(line)
+        code = line.error.code if line.error else None
+        event(
+            logging.INFO,
+            "row finished",
+            row=line.row,
+            path=line.path,
+            status=line.status,
+            code=code,
+            submissionId=line.submission_id,
+            assetId=line.asset_id,
+        )
+        if self.on_line is not None:
+            self.on_line(line)
 
     def replay(self, text: str) -> None:
         """A line an earlier run finished (from the journal): written again, not recomputed."""

@@ -17,6 +17,7 @@ resubmitted silently under new names, never lost).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import anyio
@@ -25,6 +26,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 from batcher.api.models import AssetRef, SubmissionCreated
 from batcher.context import RunContext
 from batcher.errors import ApiError, RowError, TransportError
+from batcher.logs import event
 from batcher.outcome import ReportLine, RowJob
 
 
@@ -108,6 +110,13 @@ class Submitter:
 
     async def _accepted(self, batch: list[RowJob], created: SubmissionCreated) -> None:
         self._ctx.counters.submissions_created += 1
+        self._ctx.counters.rows_submitted += len(batch)
+        event(
+            logging.INFO,
+            "submission created",
+            submissionId=created.submission_id,
+            rows=[job.row for job in batch],
+        )
         if len(created.assets) != len(batch):
             err = ApiError(
                 f"submission {created.submission_id} lists {len(created.assets)} assets "

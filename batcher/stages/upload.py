@@ -59,6 +59,7 @@ async def upload_direct(ctx: RunContext, job: RowJob) -> None:
         answer = await ctx.client.direct_upload(filename, job.content_type, data)
     job.blob_path = answer.blob_path
     job.bytes_sent = job.size
+    ctx.counters.sent(job.size)
 
 
 async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
@@ -70,7 +71,11 @@ async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
     sas = ApiSasSource(ctx.client, filename, job.content_type)
     local = LocalFile(path=job.path, size=job.size, mtime_ns=job.mtime_ns)
     stats = await ctx.uploader.upload(
-        local, sas, key=f"{filename}:{job.size}:{job.mtime_ns}", content_type=job.content_type
+        local,
+        sas,
+        key=f"{filename}:{job.size}:{job.mtime_ns}",
+        content_type=job.content_type,
+        progress=ctx.counters.sent,
     )
     job.blob_path = sas.blob_path
     job.bytes_sent = stats.bytes_sent
@@ -92,6 +97,7 @@ async def upload_worker(
                 else:
                     await upload_presigned(ctx, job)
             except RowError as exc:
+                ctx.counters.bytes_skipped += job.size or 0
                 await report.send(job.fail("upload", exc))
                 continue
             ctx.counters.bytes_uploaded += job.bytes_sent
