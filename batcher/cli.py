@@ -1,15 +1,12 @@
-"""Command line: argv + environment → Settings → run_batch → exit code (DESIGN.md §3).
+"""Command line: dispatch, run, and errors → "Error: …" + exit code (DESIGN.md §3).
 
-Every option can also be set by an environment variable ``BATCHER_<OPTION>`` (dashes become
-underscores); the command line wins. The API key is never an option value (it would show in
-process listings): ``MEDIAMAGIC_API_KEY`` or ``--api-key-file``.
+Options and settings live in ``cli_options``; subcommands in ``batcher.commands``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,166 +17,25 @@ import anyio
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
-from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
+from batcher.cli_options import build_parser, settings_from
+from batcher.config import PollSettings
+from batcher.dryrun import dry_run
 from batcher.errors import FatalApiError, UsageError
 from batcher.logs import attach_log_file, detach
-from batcher.pipeline import run_batch
+from batcher.pipeline import journal_path_for, run_batch
 from batcher.progress import ProgressView
 from batcher.progress_views import PlainView, QuietView, RichView
 from batcher.redact import redact
+from batcher.retry_failed import merge_reports, recorded_manifest, rows_to_retry
 from batcher.shutdown import Interrupted
-from batcher.summary import EXIT_FATAL_API, EXIT_INTERRUPTED, EXIT_USAGE, RunSummary
-
-ENV_PREFIX = "BATCHER_"
-
-
-def _env_default(name: str, fallback: Any) -> Any:
-    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), fallback)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="batcher",
-        description="Upload media to MediaMagic, submit it for compliance review, track every "
-        "submission and write one JSON line per manifest row. Every option can also be set "
-        "as BATCHER_<OPTION> in the environment.",
-        epilog="Other commands: `batcher report REPORT.jsonl [--html OUT]` summarises a report; "
-        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree.",
-    )
-
-    def opt(flag: str, help_text: str, **kw: Any) -> None:
-        name = flag.lstrip("-")
-        kw.setdefault("default", _env_default(name, kw.pop("fallback", None)))
-        p.add_argument(
-            flag, help=f"{help_text} [env {ENV_PREFIX}{name.upper().replace('-', '_')}]", **kw
-        )
-
-    p.add_argument("manifest", type=Path, help="CSV (header with a 'path' column) or JSON Lines")
-    p.add_argument(
-        "--sandbox",
-        action="store_true",
-        default=_env_default("sandbox", "") in ("1", "true", "yes"),
-        help="start the built-in MediaMagic sandbox on loopback and run against it "
-        "(no API key needed) [env BATCHER_SANDBOX=1]",
-    )
-    opt("--report", "report path (default: <manifest stem>.report.jsonl here)", type=Path)
-    opt("--api-key-file", "read the API key from this file (else MEDIAMAGIC_API_KEY)", type=Path)
-    opt("--base-url", "API base URL (else MEDIAMAGIC_BASE_URL, else the preview service)")
-    opt("--upload-workers", "files uploaded at once", type=int, fallback=8)
-    opt("--block-size", "block size in MiB for presigned uploads", type=int, fallback=8)
-    opt("--block-concurrency", "blocks of one file in flight at once", type=int, fallback=4)
-    opt("--memory-budget", "MiB of file data buffered in flight, whole run", type=int, fallback=256)
-    opt("--direct-max-bytes", "largest file sent by direct upload", type=int, fallback=10_000_000)
-    opt("--batch-size", "assets per submission", type=int, fallback=50)
-    opt("--batch-linger", "seconds a partial batch waits for more rows", type=float, fallback=2.0)
-    opt("--poll-workers", "submissions polled at once", type=int, fallback=4)
-    opt(
-        "--poll-interval",
-        "first poll wait in seconds, grows for long jobs",
-        type=float,
-        fallback=None,
-    )
-    opt("--poll-max-interval", "longest wait between polls", type=float, fallback=60.0)
-    opt(
-        "--poll-deadline",
-        "give up on a submission after this many seconds",
-        type=float,
-        fallback=3600.0,
-    )
-    opt("--asset-retries", "E9 retries of a failed retryable asset", type=int, fallback=2)
-    opt("--request-timeout", "seconds per API request", type=float, fallback=60.0)
-    opt("--retries", "attempts per request for retryable errors", type=int, fallback=6)
-    opt(
-        "--rerun",
-        "blob naming on re-runs: fresh (review again) or skip (already submitted "
-        "files are reported, not resent)",
-        choices=["fresh", "skip"],
-        fallback="fresh",
-    )
-    opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
-    p.add_argument(
-        "--fresh",
-        action="store_true",
-        default=_env_default("fresh", "") in ("1", "true", "yes"),
-        help="ignore an unfinished earlier run's journal and start afresh [env BATCHER_FRESH=1]",
-    )
-    opt(
-        "--shutdown-grace",
-        "after Ctrl-C/SIGTERM, seconds in-flight requests may take",
-        type=float,
-        fallback=10.0,
-    )
-    quiet = p.add_mutually_exclusive_group()
-    quiet.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=_env_default("quiet", "") in ("1", "true", "yes"),
-        help="no progress and no per-row lines; only errors and the end summary "
-        "[env BATCHER_QUIET=1]",
-    )
-    quiet.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        default=_env_default("verbose", "") in ("1", "true", "yes"),
-        help="also a line per completed row; debug events in --log-file [env BATCHER_VERBOSE=1]",
-    )
-    opt(
-        "--status-interval",
-        "seconds between status lines when stderr is not a terminal",
-        type=float,
-        fallback=10.0,
-    )
-    opt("--summary-json", "also write the end summary as one JSON object to this file", type=Path)
-    opt("--log-file", "write events as JSON lines to this file (secrets redacted)", type=Path)
-    opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
-    return p
-
-
-def _api_key(args: argparse.Namespace) -> SecretStr | None:
-    if args.api_key_file:
-        try:
-            text = Path(args.api_key_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise UsageError(f"cannot read --api-key-file: {exc.strerror}") from None
-        if not text:
-            raise UsageError("--api-key-file is empty")
-        return SecretStr(text)
-    key = os.environ.get("MEDIAMAGIC_API_KEY", "").strip()
-    return SecretStr(key) if key else None
-
-
-def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
-    poll = PollSettings(
-        workers=int(args.poll_workers),
-        initial=float(args.poll_interval) if args.poll_interval is not None else 5.0,
-        max_interval=float(args.poll_max_interval),
-        deadline=float(args.poll_deadline),
-        asset_retries=int(args.asset_retries),
-    )
-    values: dict[str, Any] = dict(
-        base_url=args.base_url or os.environ.get("MEDIAMAGIC_BASE_URL") or DEFAULT_BASE_URL,
-        api_key=_api_key(args),
-        report_path=Path(args.report) if args.report else None,
-        upload_workers=int(args.upload_workers),
-        block_size=int(args.block_size) * MiB,
-        block_concurrency=int(args.block_concurrency),
-        memory_budget=int(args.memory_budget) * MiB,
-        direct_max_bytes=int(args.direct_max_bytes),
-        batch_size=int(args.batch_size),
-        batch_linger=float(args.batch_linger),
-        request_timeout=float(args.request_timeout),
-        retry_attempts=int(args.retries),
-        rerun=args.rerun,
-        journal_path=Path(args.journal) if args.journal else None,
-        fresh=bool(args.fresh),
-        shutdown_grace=float(args.shutdown_grace),
-        simulation_delay=None if args.simulation_delay is None else int(args.simulation_delay),
-        poll=poll,
-    )
-    values.update(override)
-    return Settings(**values)
+from batcher.summary import (
+    EXIT_FATAL_API,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    RunSummary,
+)
 
 
 @asynccontextmanager
@@ -205,7 +61,7 @@ def _view(args: argparse.Namespace) -> ProgressView:
     return PlainView(sys.stderr, interval=float(args.status_interval), verbose=args.verbose)
 
 
-async def _main(args: argparse.Namespace) -> RunSummary:
+async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> RunSummary:
     async with _maybe_sandbox(args) as override:
         if args.sandbox and args.poll_interval is None:
             override["poll"] = PollSettings(initial=0.5, max_interval=5.0)
@@ -215,33 +71,78 @@ async def _main(args: argparse.Namespace) -> RunSummary:
                 "no API key: set MEDIAMAGIC_API_KEY (or use --api-key-file PATH), "
                 "or run against the built-in sandbox with --sandbox"
             )
-        return await run_batch(args.manifest, settings, handle_signals=True, view=_view(args))
+        return await run_batch(
+            args.manifest, settings, handle_signals=True, view=_view(args), only_rows=only_rows
+        )
 
 
-SUBCOMMANDS = ("report", "manifest")
+SUBCOMMANDS = ("report", "manifest", "retry")
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
+    print(plan.render())
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")
+    return EXIT_OK if not plan.refused else EXIT_SOME_FAILED
+
+
+def _retry_args(argv: list[str]) -> tuple[argparse.Namespace, Path, frozenset[int]]:
+    """``batcher retry REPORT [--manifest M] [run options]`` → the main command's arguments,
+    writing to a side report that is merged into REPORT afterwards."""
+    pre = argparse.ArgumentParser(prog="batcher retry", add_help=False)
+    pre.add_argument("report", type=Path)
+    pre.add_argument("--manifest", type=Path)
+    pre.add_argument("--journal", type=Path)
+    known, rest = pre.parse_known_args(argv)
+    report: Path = known.report
+    journal = known.journal or journal_path_for(report)
+    manifest = known.manifest or recorded_manifest(journal)
+    if manifest is None:
+        raise UsageError(
+            f"cannot tell which manifest {report} came from (no journal at {journal}); "
+            "give it with --manifest"
+        )
+    rows = rows_to_retry(report)
+    side = report.with_name(report.name + ".retry.jsonl")
+    args = build_parser().parse_args([str(manifest), *rest])
+    args.report = side
+    args.journal = side.with_name(side.name + ".journal.sqlite")
+    return args, report, rows
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `batcher report X` / `batcher manifest DIR`; a manifest file literally named like a
     # subcommand still runs as a manifest.
-    if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file():
-        if argv[0] == "report":
+    command = argv[0] if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file() else None
+    if command in ("report", "manifest"):
+        if command == "report":
             from batcher.commands import report_cmd
 
             return report_cmd.main(argv[1:])
         from batcher.commands import manifest_cmd
 
         return manifest_cmd.main(argv[1:])
-    args = build_parser().parse_args(argv)
+    retry: tuple[Path, frozenset[int]] | None = None
     handler = None
     try:
+        if command == "retry":
+            args, report, rows = _retry_args(argv[1:])
+            retry = (report, rows)
+            if not rows:
+                print(f"nothing to retry: no failed or error rows in {report}", file=sys.stderr)
+                return EXIT_OK
+        else:
+            args = build_parser().parse_args(argv)
+        if args.dry_run:
+            return _dry_run(args)
         if args.log_file:
             try:
                 handler = attach_log_file(Path(args.log_file), verbose=args.verbose)
             except OSError as exc:
                 raise UsageError(f"cannot write --log-file: {exc.strerror}") from None
-        summary = anyio.run(_main, args)
+        summary = anyio.run(_main, args, retry[1] if retry else None)
     except UsageError as exc:
         print(f"Error: {redact(exc.message)}", file=sys.stderr)
         return EXIT_USAGE
@@ -261,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if handler is not None:
             detach(handler)
+    if retry is not None:
+        merge_reports(retry[0], args.report)
+        args.report.unlink()
+        print(f"merged {summary.rows} retried rows into {retry[0]}", file=sys.stderr)
     print(summary.render(), file=sys.stderr)
     if args.summary_json:
         try:

@@ -118,6 +118,10 @@ class Journal:
             raise UsageError(f"cannot open the journal {self.path}: {exc}") from None
         return db
 
+    def record_manifest(self, manifest: Path) -> None:
+        """For ``batcher retry``: which manifest this report's rows are numbered in."""
+        self._set_meta("manifest", str(manifest))
+
     def mark_completed(self) -> None:
         """Every row reached a final line: the next run over this report starts afresh."""
         self._set_meta("completed", "1")

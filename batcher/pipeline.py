@@ -161,11 +161,18 @@ async def _run_watched(
             watch.view.close(final)
 
 
-def _report_unfinished(writer: ReportWriter, manifest: Path, code: str, message: str) -> None:
+def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
+    rows = read_manifest(manifest)
+    return rows if only is None else (row for row in rows if row.row in only)
+
+
+def _report_unfinished(
+    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str
+) -> None:
     """After an abort or interruption every row still gets its line; these lines are
     provisional (not journaled), so the next run resumes the rows behind them."""
     info = ErrorInfo(stage="run", code=code, message=message)
-    for row in read_manifest(manifest):
+    for row in rows:
         if row.row not in writer.tally.reported_rows:
             writer.write(
                 ReportLine(
@@ -189,17 +196,19 @@ async def run_batch(
     clock: Clock | None = None,
     handle_signals: bool = False,
     view: ProgressView | None = None,
+    only_rows: frozenset[int] | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
     With ``handle_signals`` (the CLI), SIGINT/SIGTERM stop the run gracefully and it raises
     ``Interrupted`` once every row has a line (unfinished ones say how to resume). A ``view``
-    is shown live progress and each finished row.
+    is shown live progress and each finished row. ``only_rows`` limits the run to those
+    manifest rows (``batcher retry``); the others are neither read further nor reported.
     """
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
-    rows = read_manifest(manifest)
+    rows = _rows(manifest, only_rows)
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
@@ -211,6 +220,7 @@ async def run_batch(
         writer.close()
         raise
     writer.journal = journal
+    journal.record_manifest(_absolute(manifest))
     try:
         for _row, text in journal.finished_lines():
             writer.replay(text)
@@ -227,10 +237,11 @@ async def run_batch(
                     raise
                 if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(writer, manifest, "aborted", message)
+                    _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
                 raise fatal from None
             if shutdown.requested.is_set():
-                _report_unfinished(writer, manifest, "interrupted", shutdown.reason)
+                unfinished = _rows(manifest, only_rows)
+                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
                 raise Interrupted(shutdown.reason)
             if writer.tally.provisional == 0:
                 journal.mark_completed()
@@ -284,9 +295,13 @@ async def _context(
         yield ctx
 
 
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path))
+
+
 def _manifest_dir(manifest: Path) -> Path:
     """Relative paths in the manifest resolve against its folder."""
-    return Path(os.path.abspath(manifest)).parent
+    return _absolute(manifest).parent
 
 
 def _count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -50,7 +51,7 @@ def env(monkeypatch: pytest.MonkeyPatch, sandbox_url: str) -> str:
     return sandbox_url
 
 
-def _lines(path: Path) -> list[dict[str, object]]:
+def _lines(path: Path) -> list[dict[str, Any]]:
     lines = [json.loads(x) for x in path.read_text().splitlines()]
     return sorted(lines, key=lambda line: int(line["row"]))  # written in finishing order
 
@@ -218,3 +219,88 @@ def test_report_and_manifest_subcommands_are_dispatched(
     summary = json.loads(capsys.readouterr().out)
     assert summary["rows"] == 2
     assert summary["status"]["complete"] == 2
+
+
+def test_dry_run_checks_everything_without_network(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in list(os.environ):
+        if name.startswith(("BATCHER_", "MEDIAMAGIC_")):
+            monkeypatch.delenv(name)
+    # Nothing listens here: any request would fail the run.
+    monkeypatch.setenv("MEDIAMAGIC_BASE_URL", "http://127.0.0.1:9")
+    write_media(tmp_path, "a.png", 1_000)
+    write_media(tmp_path, "big.mp4", 300_000)
+    (tmp_path / "doc.pdf").write_bytes(b"not a pdf")
+    manifest = write_manifest(
+        tmp_path, [{"path": "a.png"}, {"path": "big.mp4"}, {"path": "doc.pdf"}, {"path": "x.png"}]
+    )
+    plan_json = tmp_path / "plan.json"
+    args = [
+        str(manifest),
+        "--dry-run",
+        "--direct-max-bytes",
+        "100000",
+        "--block-size",
+        "1",
+        "--summary-json",
+        str(plan_json),
+    ]
+    assert main(args) == 1  # some rows would be refused
+    out = capsys.readouterr().out
+    assert "Dry run: 4 rows, nothing sent" in out
+    plan = json.loads(plan_json.read_text())
+    assert plan["direct"] == {"files": 1, "bytes": 1_000}
+    assert plan["presigned"]["files"] == 1
+    assert plan["refused"] == {"type_mismatch": 1, "file_not_found": 1}
+    assert plan["requests"]["E1 upload URL"] == 1
+    assert plan["requests"]["E4 create submission"] == 1
+    assert not (tmp_path / "manifest.report.jsonl").exists()
+
+
+def test_retry_reruns_only_failed_rows_and_merges_the_report(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    write_media(tmp_path, "b.png", 1_200)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}, {"path": "b.png"}, {"path": "c.png"}])
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), *FAST]) == 1
+    first = {int(line["row"]): line for line in _lines(report)}
+    assert first[3]["status"] == "error"
+    write_media(tmp_path, "c.png", 1_300)  # the missing file turns up
+    assert main(["retry", str(report), *FAST]) == 0
+    merged = _lines(report)
+    assert [line["row"] for line in merged] == [1, 2, 3]
+    assert merged[0] == first[1] and merged[1] == first[2]  # untouched
+    assert merged[2]["status"] == "complete"
+    assert "merged 1 retried rows" in capsys.readouterr().err
+    assert main(["retry", str(report)]) == 0  # nothing left to retry
+
+
+def test_log_file_is_json_lines_without_secrets_and_summary_json_is_written(
+    env: str, tmp_path: Path
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}, {"path": "gone.png"}])
+    log, summary = tmp_path / "log.jsonl", tmp_path / "summary.json"
+    args = [
+        str(manifest),
+        "--report",
+        str(tmp_path / "r.jsonl"),
+        "--log-file",
+        str(log),
+        "--summary-json",
+        str(summary),
+        *FAST,
+    ]
+    assert main(args) == 1
+    events = [json.loads(x) for x in log.read_text().splitlines()]
+    assert {e["event"] for e in events} >= {"submission created", "row finished"}
+    assert all({"ts", "level", "event"} <= set(e) for e in events)
+    assert "sk_test_sandbox" not in log.read_text()
+    data = json.loads(summary.read_text())
+    assert data["rows"] == 2
+    assert data["status"] == {"complete": 1, "failed": 0, "error": 1}
+    assert data["run"]["exitCode"] == 1
+    assert data["run"]["submissions"] == 1
