@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from batcher.sandbox import DEFAULT_TEST_KEY, Sandbox, SandboxConfig, SandboxState
+from batcher.sandbox import DEFAULT_TEST_KEY, FaultSpec, Sandbox, SandboxConfig, SandboxState
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
@@ -167,3 +167,36 @@ async def test_sigint_stops_gracefully_with_exit_130_and_the_next_run_resumes(
     assert all(line["status"] == "complete" for line in lines)
     assert duplicates == []
     assert created >= 1
+
+
+async def test_sigterm_stops_like_ctrl_c(make_sandbox: MakeSandbox, tmp_path: Path) -> None:
+    manifest, report = _setup(tmp_path)
+    async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
+        st = sb.state
+        argv, env = _argv(manifest, report), _env(sb)
+        code = await _run_and_stop(argv, env, lambda: st.created_submissions >= 1, signal.SIGTERM)
+    assert code == 130
+    assert sorted(int(str(line["row"])) for line in _lines(report)) == list(range(1, 14))
+
+
+async def test_a_second_ctrl_c_stops_at_once_despite_a_long_grace(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest, report = _setup(tmp_path)
+    # Every status poll hangs for 30 s: a graceful stop would wait out the 60 s grace.
+    faults = {"get_submission": FaultSpec(latency_seconds=30)}
+    async with make_sandbox(SandboxConfig(processing_delay=0.1, faults=faults)) as sb:
+        st = sb.state
+        argv = [*_argv(manifest, report), "--shutdown-grace", "60", "--request-timeout", "90"]
+        async with await anyio.open_process(argv, env=_env(sb)) as proc:
+            with anyio.fail_after(30):
+                while st.requests["get_submission"] < 1:  # noqa: ASYNC110
+                    await anyio.sleep(0.01)
+            proc.send_signal(signal.SIGINT)
+            await anyio.sleep(0.3)
+            assert proc.returncode is None  # still draining within its grace
+            proc.send_signal(signal.SIGINT)
+            with anyio.fail_after(10):  # far less than the grace or the hanging poll
+                code = await proc.wait()
+    assert code == 130
+    assert sorted(int(str(line["row"])) for line in _lines(report)) == list(range(1, 14))
