@@ -20,8 +20,12 @@ from batcher.errors import UsageError
 ENV_PREFIX = "BATCHER_"
 
 
+def _env_name(name: str) -> str:
+    return ENV_PREFIX + name.upper().replace("-", "_")
+
+
 def _env_default(name: str, fallback: Any) -> Any:
-    return os.environ.get(ENV_PREFIX + name.upper().replace("-", "_"), fallback)
+    return os.environ.get(_env_name(name), fallback)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,17 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     def opt(flag: str, help_text: str, **kw: Any) -> None:
         name = flag.lstrip("-")
         kw.setdefault("default", _env_default(name, kw.pop("fallback", None)))
-        p.add_argument(
-            flag, help=f"{help_text} [env {ENV_PREFIX}{name.upper().replace('-', '_')}]", **kw
+        p.add_argument(flag, help=f"{help_text} [env {_env_name(name)}]", **kw)
+
+    def switch(flag: str, help_text: str, *, short: str | None = None, into: Any = None) -> None:
+        """An on/off flag; its variable is on when set to 1, true or yes."""
+        name = flag.lstrip("-")
+        on = str(_env_default(name, "")).lower() in ("1", "true", "yes")
+        flags = [short, flag] if short else [flag]
+        (into or p).add_argument(
+            *flags, action="store_true", default=on, help=f"{help_text} [env {_env_name(name)}=1]"
         )
 
     p.add_argument("manifest", type=Path, help="CSV (header with a 'path' column) or JSON Lines")
-    p.add_argument(
+    switch(
         "--sandbox",
-        action="store_true",
-        default=_env_default("sandbox", "") in ("1", "true", "yes"),
-        help="start the built-in MediaMagic sandbox on loopback and run against it "
-        "(no API key needed) [env BATCHER_SANDBOX=1]",
+        "start the built-in MediaMagic sandbox on loopback and run against it (no API key needed)",
     )
     opt("--report", "report path (default: <manifest stem>.report.jsonl here)", type=Path)
     opt("--api-key-file", "read the API key from this file (else MEDIAMAGIC_API_KEY)", type=Path)
@@ -84,12 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         fallback="fresh",
     )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
-    p.add_argument(
-        "--fresh",
-        action="store_true",
-        default=_env_default("fresh", "") in ("1", "true", "yes"),
-        help="ignore an unfinished earlier run's journal and start afresh [env BATCHER_FRESH=1]",
-    )
+    switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
     opt(
         "--shutdown-grace",
         "after Ctrl-C/SIGTERM, seconds in-flight requests may take",
@@ -97,20 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
         fallback=10.0,
     )
     quiet = p.add_mutually_exclusive_group()
-    quiet.add_argument(
-        "-q",
+    switch(
         "--quiet",
-        action="store_true",
-        default=_env_default("quiet", "") in ("1", "true", "yes"),
-        help="no progress and no per-row lines; only errors and the end summary "
-        "[env BATCHER_QUIET=1]",
+        "no progress and no per-row lines; only errors and the end summary",
+        short="-q",
+        into=quiet,
     )
-    quiet.add_argument(
-        "-v",
+    switch(
         "--verbose",
-        action="store_true",
-        default=_env_default("verbose", "") in ("1", "true", "yes"),
-        help="also a line per completed row; debug events in --log-file [env BATCHER_VERBOSE=1]",
+        "also a line per completed row; debug events in --log-file",
+        short="-v",
+        into=quiet,
     )
     opt(
         "--status-interval",
@@ -120,13 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opt("--summary-json", "also write the end summary as one JSON object to this file", type=Path)
     opt("--log-file", "write events as JSON lines to this file (secrets redacted)", type=Path)
-    p.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=_env_default("dry_run", "") in ("1", "true", "yes"),
-        help="check the whole manifest with no network and print what a run would do "
-        "[env BATCHER_DRY_RUN=1]",
-    )
+    switch("--dry-run", "check the whole manifest with no network and print what a run would do")
     opt(
         "--assume-mbps",
         "with --dry-run: bandwidth (MB/s) for the time estimate",

@@ -22,26 +22,25 @@ from pathlib import Path
 
 import aiohttp
 import anyio
-from anyio.abc import ObjectSendStream
 
 from batcher.api.client import MediaMagicClient
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, InputError, UsageError
+from batcher.errors import BatcherError, FatalApiError, UsageError
 from batcher.journal import Journal
 from batcher.logs import event
 from batcher.manifest import ManifestRow, read_manifest
 from batcher.outcome import ErrorInfo, ReportLine, RowJob
-from batcher.preflight import check_row
 from batcher.progress import ProgressView, RateWindow
 from batcher.progress_loop import Totals, prescan, progress_loop, snapshot
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
+from batcher.stages.read import read_stage
 from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
-from batcher.stages.submit import AMBIGUOUS, Ticket, batch_stage
+from batcher.stages.submit import Ticket, batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.summary import RunSummary
 from batcher.upload.blob import BlobSettings, BlobUploader
@@ -54,59 +53,6 @@ def default_report_path(manifest: Path) -> Path:
 
 def journal_path_for(report: Path) -> Path:
     return report.with_name(report.name + ".journal.sqlite")
-
-
-async def _read_stage(
-    ctx: RunContext,
-    rows: Iterator[ManifestRow],
-    jobs: ObjectSendStream[RowJob],
-    uploaded: ObjectSendStream[RowJob],
-    tickets: ObjectSendStream[Ticket],
-    report: ObjectSendStream[ReportLine],
-) -> None:
-    """Pre-flight each row and send it to the first stage it still needs (resume)."""
-    seen: dict[Path, int] = {}
-    resumed: dict[str, dict[str, RowJob]] = {}
-    async with jobs, uploaded, tickets, report:
-        for row in rows:
-            if ctx.stopping.is_set():
-                break
-            ctx.counters.rows_read += 1
-            record = ctx.journal.get(row.row)
-            if record is not None and record.path_text == row.path_text:
-                if record.state == "reported":
-                    ctx.counters.bytes_skipped += record.size or 0
-                    continue  # finished in an earlier run; its line was replayed
-            else:
-                record = None  # a different manifest row under this number: start over
-            job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
-            if problem is None and job.path is not None:
-                first = seen.setdefault(job.path.resolve(), job.row)
-                if first != job.row:
-                    problem = InputError(
-                        f"same file as row {first}; not sent twice", code="duplicate_row"
-                    )
-            if problem is not None:
-                ctx.counters.bytes_skipped += job.size or 0
-                await report.send(job.fail("preflight", problem))
-                continue
-            if record is None or not record.same_file(job):
-                await jobs.send(job)  # new, or changed since: upload (again)
-                continue
-            record.restore(job)
-            if record.state != "checked":
-                ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
-            if record.state == "submitted" and job.submission_id and job.asset_id:
-                resumed.setdefault(job.submission_id, {})[job.asset_id] = job
-            elif record.state in ("uploaded", "submitting") and job.blob_path:
-                if record.state == "submitting":
-                    job.extra[AMBIGUOUS] = True  # the create was in flight when we stopped
-                await uploaded.send(job)
-            else:
-                await jobs.send(job)  # staged blocks are skipped by the uploader
-        now = ctx.clock.now()
-        for submission_id, assets in resumed.items():
-            await tickets.send(Ticket(submission_id, assets, created_at=now))
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
@@ -324,4 +270,4 @@ async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: Repo
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        tg.start_soon(_read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx)
+        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx)
