@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import batcher.sniff
 from batcher.scan import Scanner, ScanOptions, matches
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -134,15 +136,35 @@ def test_special_files_are_not_listed(tmp_path: Path) -> None:
     assert scanner.skipped.counts["not_a_file"] == 1
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_files_and_folders_are_skipped(tmp_path: Path) -> None:
+def test_unreadable_files_and_folders_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _tree(tmp_path, {"locked.png": PNG, "closed/x.png": PNG, "ok.png": PNG})
-    (tmp_path / "locked.png").chmod(0)
-    (tmp_path / "closed").chmod(0)
-    try:
+    if os.geteuid() == 0:
+        # Root reads files whatever their mode (CI runs as root): stand in for the kernel's
+        # EACCES on exactly the two paths a normal user could not read.
+        real_mismatch, real_scandir = batcher.sniff.mismatch, os.scandir
+
+        def mismatch(path: Path, content_type: str) -> str | None:
+            if path.name == "locked.png":
+                raise PermissionError(13, "Permission denied")
+            return real_mismatch(path, content_type)
+
+        def scandir(path: Any) -> Any:
+            if Path(path).name == "closed":
+                raise PermissionError(13, "Permission denied")
+            return real_scandir(path)
+
+        monkeypatch.setattr("batcher.scan.mismatch", mismatch)
+        monkeypatch.setattr(os, "scandir", scandir)
         listed, scanner = _scan(tmp_path)
-    finally:
-        (tmp_path / "closed").chmod(0o755)
+    else:
+        (tmp_path / "locked.png").chmod(0)
+        (tmp_path / "closed").chmod(0)
+        try:
+            listed, scanner = _scan(tmp_path)
+        finally:
+            (tmp_path / "closed").chmod(0o755)
     assert listed == ["ok.png"]
     assert scanner.skipped.counts["unreadable"] == 2
 
