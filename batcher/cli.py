@@ -6,6 +6,7 @@ Options and settings live in ``cli_options``; subcommands in ``batcher.commands`
 from __future__ import annotations
 
 import argparse
+import traceback
 import json
 import sys
 from collections.abc import AsyncIterator, Sequence
@@ -30,6 +31,7 @@ from batcher.retry_failed import merge_reports, recorded_manifest, rows_to_retry
 from batcher.shutdown import Interrupted
 from batcher.summary import (
     EXIT_FATAL_API,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -159,6 +161,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
         print(f"Stopped: {reason}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:
+        # A bug. The traceback helps; redacted, because aiohttp puts URLs (SAS) in messages.
+        text = "".join(traceback.format_exception(exc))
+        print(f"{redact(text)}Error: internal error (a bug; please report it)", file=sys.stderr)
+        return EXIT_INTERNAL
     finally:
         if handler is not None:
             detach(handler)

@@ -15,6 +15,7 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, with a redacted traceback on stderr
 EXIT_INTERRUPTED = 130
 
 

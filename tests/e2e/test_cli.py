@@ -304,3 +304,19 @@ def test_log_file_is_json_lines_without_secrets_and_summary_json_is_written(
     assert data["status"] == {"complete": 1, "failed": 0, "error": 1}
     assert data["run"]["exitCode"] == 1
     assert data["run"]["submissions"] == 1
+
+
+def test_an_internal_error_prints_a_redacted_traceback_and_exits_70(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "a.png", 1_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+
+    async def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("boom at https://acct.blob/x?sv=1&sig=TOPSECRET with sk_live_abc123")
+
+    monkeypatch.setattr("batcher.cli.run_batch", broken)
+    assert main([str(manifest), "--report", str(tmp_path / "r.jsonl")]) == 70
+    err = capsys.readouterr().err
+    assert "internal error" in err and "RuntimeError" in err
+    assert "TOPSECRET" not in err and "abc123" not in err
