@@ -6,9 +6,9 @@ Options and settings live in ``cli_options``; subcommands in ``batcher.commands`
 from __future__ import annotations
 
 import argparse
-import traceback
 import json
 import sys
+import traceback
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
