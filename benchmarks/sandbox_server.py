@@ -1,0 +1,48 @@
+"""The sandbox in its own process for benchmarks: serve until SIGTERM, then write what it
+saw (request counts by endpoint, submissions, bytes) as JSON for the runner.
+
+    python -m benchmarks.sandbox_server --port 8765 --processing-delay 0 --state-out s.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+from pathlib import Path
+
+import anyio
+
+from batcher.sandbox import SandboxConfig, running_sandbox
+
+
+async def serve(args: argparse.Namespace) -> None:
+    config = SandboxConfig(processing_delay=args.processing_delay, storage_dir=args.storage_dir)
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with running_sandbox(config, port=args.port) as sb:
+            print(f"sandbox listening on {sb.base_url}", flush=True)
+            async for _ in signals:
+                break
+            state = sb.state
+            snapshot = {
+                "requests": dict(state.requests),
+                "responses": dict(state.responses),
+                "created_submissions": state.created_submissions,
+                "assets": sum(len(s.assets) for s in state.submissions.values()),
+                "blob_bytes_received": state.blob_bytes_received,
+                "blobs": len(state.blobs),
+            }
+            args.state_out.write_text(json.dumps(snapshot))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--processing-delay", type=float, default=0.0)
+    p.add_argument("--state-out", type=Path, required=True)
+    p.add_argument("--storage-dir", type=Path, default=None)
+    anyio.run(serve, p.parse_args())
+
+
+if __name__ == "__main__":
+    main()
