@@ -108,4 +108,5 @@ class FileJob:
                     raise
             finally:
                 # Drop the buffer before re-reading: one block per budget share.
+                chunk.release()
                 del chunk, request
