@@ -53,6 +53,10 @@ def proc_rss_kb(pid: int) -> int:
 @dataclass
 class Profiling:
     output: Path | None = None
+    server_output: Path | None = None
+    """The sandbox (its own process) under py-spy too, for CLI cases."""
+    client_cwd: Path | None = None
+    """``--ab``: run clients from an older checkout (``-m`` puts the cwd first on sys.path)."""
     py_spy: str = str(Path(PYTHON).parent / "py-spy")
 
 
@@ -116,7 +120,8 @@ def run_measured(
     launch = [PYTHON, "-I", "-S", str(BENCH / "launch.py"), str(figures_path), "--", *cmd]
     with out_path.open("wb") as out, err_path.open("wb") as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(launch, cwd=cwd, env=full_env, stdout=out, stderr=err)
+        where = PROFILE.client_cwd or cwd
+        proc = subprocess.Popen(launch, cwd=where, env=full_env, stdout=out, stderr=err)
         timer = threading.Timer(timeout, lambda: _kill(proc.pid))
         timer.start()
         try:

@@ -55,17 +55,22 @@ def profile(names: list[str], params: Params, only: list[str] | None) -> int:
                 continue
             run_dir = run_dir_for(name, case, 99)
             raw = run_dir / "py-spy.raw"
+            server_raw = run_dir / "sandbox-py-spy.raw"
+            server_raw.unlink(missing_ok=True)
             PROFILE.output = raw
+            PROFILE.server_output = server_raw if case.target == "sandbox" else None
             try:
                 sample = case.run(run_dir)
             except HarnessError as exc:
                 print(f"  ! {case.name}: {exc}")
                 continue
             finally:
-                PROFILE.output = None
+                PROFILE.output = PROFILE.server_output = None
             slug = run_dir.parent.name
             title = f"{name}: {case.name} → {case.target} ({case.note}); wall {sample.wall:.2f} s"
             text = summarise(raw, title)
+            if server_raw.exists():
+                text += "\n" + summarise(server_raw, f"the sandbox process during: {title}")
             (OUT / f"{name}-{slug}.txt").write_text(text)
             print(text)
     return 0

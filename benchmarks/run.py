@@ -12,6 +12,7 @@ for --quick/--tiny unless --record). Exit 1 if any case failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -25,7 +26,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import peers, profiles, report
-from benchmarks.common import BENCH, WORK, CaseResult, machine_info
+from benchmarks.common import BENCH, PROFILE, WORK, CaseResult, machine_info
 from benchmarks.scenarios import SCENARIOS, HarnessError, Params, run_dir_for
 
 
@@ -37,10 +38,18 @@ def run_scenario(
     only: list[str] | None = None,
     targets: tuple[str, ...] = ("azurite", "sandbox"),
     echo: bool = True,
+    ab_dir: Path | None = None,
 ) -> dict[str, Any]:
     cases = [c for c in SCENARIOS[name](params) if c.target in targets]
     if only:
         cases = [c for c in cases if any(o.lower() in c.name.lower() for o in only)]
+    if ab_dir is not None:  # every batcher case twice: this tree, and an older checkout
+        before = [
+            dataclasses.replace(c, name=f"{c.name} [before]", tool="batcher-before")
+            for c in cases
+            if c.tool == "batcher"
+        ]
+        cases = [x for c in cases for x in ([c, *[b for b in before if b.run is c.run]])]
     results = [CaseResult(name, c.name, c.tool, c.target, c.note) for c in cases]
     for case, result in zip(cases, results, strict=True):
         result.skipped = case.missing()
@@ -49,12 +58,16 @@ def run_scenario(
             if result.skipped:
                 continue
             t0 = time.monotonic()
+            if case.tool == "batcher-before" and ab_dir is not None:
+                PROFILE.client_cwd = _ab_tree(ab_dir)
             try:
                 sample = case.run(run_dir_for(name, case, i))
             except HarnessError as exc:
                 result.skipped = f"failed: {str(exc).splitlines()[0][:200]}"
                 print(f"  ! {case.name} → {case.target}: {exc}", file=sys.stderr)
                 continue
+            finally:
+                PROFILE.client_cwd = None
             sample.extra.update(case.extra)
             result.samples.append(sample)
             if echo:
@@ -77,6 +90,14 @@ def run_scenario(
     }
 
 
+def _ab_tree(ab_dir: Path) -> Path:
+    """An older checkout's ``batcher`` with this tree's ``benchmarks`` beside it."""
+    link = ab_dir / "benchmarks"
+    if not link.exists():
+        link.symlink_to(BENCH)
+    return ab_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("scenario", choices=[*SCENARIOS, "all"])
@@ -86,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", action="append", help="only cases whose name contains this")
     ap.add_argument("--out", type=Path, help="also write the result JSON here")
     ap.add_argument("--record", action="store_true", help="record --quick/--tiny runs too")
+    ap.add_argument(
+        "--ab", type=Path, metavar="DIR",
+        help="A/B: also run every batcher case from DIR (holding an older batcher/)",
+    )  # fmt: skip
     ap.add_argument("--prepare", action="store_true", help="only write the data sets")
     ap.add_argument(
         "--profile", action="store_true", help="batcher cases once under py-spy (profiles/)"
@@ -107,12 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"machine": machine_info(), "versions": peers.versions()}
     for name in names:
         print(f"== {name}", flush=True)
-        result = run_scenario(name, params, runs, only=args.only)
+        result = run_scenario(name, params, runs, only=args.only, ab_dir=args.ab)
         result.update(meta, command=command, date=datetime.now(UTC).isoformat(timespec="seconds"))
         failed |= any(str(c.get("skipped") or "").startswith("failed") for c in result["cases"])
         all_results.append(result)
         print(report.scenario_md(result), flush=True)
-        if args.record or not (args.quick or args.tiny or args.only):
+        if args.record or not (args.quick or args.tiny or args.only or args.ab):
             report.RESULTS_DIR.mkdir(parents=True, exist_ok=True)
             (report.RESULTS_DIR / f"{name}.json").write_text(json.dumps(result, indent=1))
             report.write_results_md()

@@ -141,8 +141,9 @@ def _sample(
         server_cpu=cpu,
         server_rss_mb=rss,
         requests=requests,
-        extra={**figures, **(extra or {})},
-    )
+        extra={**figures, "client_user_s": run.cpu_user, "client_sys_s": run.cpu_sys,
+               **(extra or {})},
+    )  # fmt: skip
 
 
 def _files(ds: data.Dataset, url_of: Callable[[Path], str]) -> list[dict[str, Any]]:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, REPO, proc_cpu_seconds, proc_hwm_kb
+from benchmarks.common import PROFILE, PYTHON, REPO, proc_cpu_seconds, proc_hwm_kb
 
 ACCOUNT = "devstoreaccount1"
 # Azurite's public, well-known development key (not a secret).
@@ -204,12 +204,17 @@ def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[Sandbox
     state_path = run_dir / "sandbox-state.json"
     log = run_dir / "sandbox.log"
     store = run_dir / "sandbox-store"
+    cmd = [PYTHON, "-m", "benchmarks.sandbox_server", "--port", str(port),
+           "--processing-delay", str(processing_delay), "--state-out", str(state_path),
+           "--storage-dir", str(store)]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "benchmarks.sandbox_server", "--port", str(port),
-             "--processing-delay", str(processing_delay), "--state-out", str(state_path),
-             "--storage-dir", str(store)],
-            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    spy: subprocess.Popen[bytes] | None = None
+    if PROFILE.server_output is not None:  # attach, so that SIGTERM still reaches the sandbox
+        spy = subprocess.Popen(
+            [PROFILE.py_spy, "record", "--format", "raw", "--rate", "250", "--nonblocking",
+             "--pid", str(proc.pid), "-o", str(PROFILE.server_output)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
     server = SandboxProc(proc.pid, f"http://127.0.0.1:{port}", state_path, {})
     try:
@@ -217,5 +222,7 @@ def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[Sandbox
         yield server
     finally:
         _stop(proc)
+        if spy is not None:
+            spy.wait(timeout=30)
         if state_path.exists():
             server.state = json.loads(state_path.read_text())
