@@ -76,6 +76,8 @@ class ProcRun:
     stdout: str
     stderr: str
     outer_wall: float = 0.0
+    t0_epoch: float = 0.0
+    """Wall clock at fork, to place server-side events (submission times) on the run."""
 
     @property
     def cpu(self) -> float:
@@ -142,6 +144,7 @@ def run_measured(
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
         outer_wall=outer_wall,
+        t0_epoch=float(fig.get("t0_epoch", 0.0)),
     )
 
 

@@ -18,6 +18,7 @@ def main() -> int:
     out, sep, *cmd = sys.argv[1:]
     assert sep == "--" and cmd, "usage: launch.py OUT.json -- CMD..."
     t0 = time.perf_counter()
+    t0_epoch = time.time()
     pid = os.fork()
     if pid == 0:
         try:
@@ -28,7 +29,7 @@ def main() -> int:
     wall = time.perf_counter() - t0
     code = os.waitstatus_to_exitcode(status)
     figures = {"wall": wall, "utime": ru.ru_utime, "stime": ru.ru_stime,
-               "maxrss_kb": ru.ru_maxrss, "returncode": code}  # fmt: skip
+               "maxrss_kb": ru.ru_maxrss, "returncode": code, "t0_epoch": t0_epoch}  # fmt: skip
     with open(out, "w") as fh:
         json.dump(figures, fh)
     return code if code >= 0 else 128 - code

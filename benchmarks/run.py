@@ -55,7 +55,7 @@ def run_scenario(
         result.skipped = case.missing()
     for i in range(runs):  # round-robin: every case once per round
         for case, result in zip(cases, results, strict=True):
-            if result.skipped:
+            if result.skipped or (case.max_runs is not None and i >= case.max_runs):
                 continue
             t0 = time.monotonic()
             if case.tool == "batcher-before" and ab_dir is not None:

@@ -31,6 +31,7 @@ async def serve(args: argparse.Namespace) -> None:
                 "assets": sum(len(s.assets) for s in state.submissions.values()),
                 "blob_bytes_received": state.blob_bytes_received,
                 "blobs": len(state.blobs),
+                "submission_times": sorted(s.created_at for s in state.submissions.values()),
             }
             args.state_out.write_text(json.dumps(snapshot))
 

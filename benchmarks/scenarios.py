@@ -65,6 +65,8 @@ class Case:
     needs: str | None = None
     """A peer binary this case needs ("azcopy", "rclone"); skipped when it is missing."""
     extra: dict[str, Any] = field(default_factory=dict)
+    max_runs: int | None = None
+    """Cap on runs for a case too slow to repeat (the 1M-row manifest: one run)."""
 
     def missing(self) -> str | None:
         if self.needs == "azcopy" and peers.azcopy_bin() is None:
@@ -278,6 +280,11 @@ def batcher_cli_sandbox(
             extra_figs["polls_per_submission"] = (
                 _sandbox_requests(state).get("get_submission", 0) / subs
             )
+        times = [float(t) - run.t0_epoch for t in state.get("submission_times", [])]
+        if times and run.t0_epoch:
+            extra_figs["first_submission_at_s"] = times[0]
+            extra_figs["last_submission_at_s"] = times[-1]
+            extra_figs["after_last_submission_s"] = run.wall - times[-1]
         m = _SUMMARY.search(run.stderr)
         if m:
             extra_figs["summary_polls"] = int(m.group(2))
@@ -521,6 +528,7 @@ def memory_cases(p: Params) -> list[Case]:
                 f"{rows:,} rows naming missing files: pre-flight errors, no uploads",
                 batcher_cli_sandbox(ds, [], expect_status="error"),
                 extra={"rows": rows},
+                max_runs=1 if rows >= 500_000 else None,
             )
         )
     return cases
