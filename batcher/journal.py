@@ -139,6 +139,8 @@ class Journal:
     # -- rows ------------------------------------------------------------------------------
 
     def get(self, row: int) -> RowRecord | None:
+        if not self.resumed:
+            return None  # a new run: nothing to look up (saves a query per row)
         cur = self._db.execute("SELECT * FROM rows WHERE row = ?", (row,))
         found = cur.fetchone()
         return None if found is None else RowRecord(*found)

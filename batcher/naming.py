@@ -42,7 +42,7 @@ def _safe_stem(stem: str) -> str:
 
 def upload_filename(job: RowJob, run_id: str, mode: RerunMode) -> str:
     assert job.path is not None
-    absolute = str(job.path.resolve())
+    absolute = str(job.identity or job.path.resolve())
     identity = [absolute, str(job.size), str(job.mtime_ns)]
     token = _token([run_id, *identity] if mode == "fresh" else identity)
     name = Path(job.path.name)

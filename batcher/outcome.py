@@ -73,6 +73,8 @@ class RowJob:
     path_text: str
     columns: dict[str, Any]
     path: Path | None = None
+    identity: Path | None = None
+    """``path`` with symlinks resolved: what makes two rows the same file (set once)."""
     size: int | None = None
     mtime_ns: int | None = None
     content_type: str | None = None

@@ -42,7 +42,8 @@ async def read_stage(
                 record = None  # a different manifest row under this number: start over
             job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
             if problem is None and job.path is not None:
-                first = seen.setdefault(job.path.resolve(), job.row)
+                job.identity = job.path.resolve()
+                first = seen.setdefault(job.identity, job.row)
                 if first != job.row:
                     problem = InputError(
                         f"same file as row {first}; not sent twice", code="duplicate_row"
