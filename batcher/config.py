@@ -54,7 +54,11 @@ class PollSettings(BaseModel):
     initial: float = Field(5.0, gt=0, description="first wait; the docs' sample loop uses 5 s")
     multiplier: float = Field(1.5, ge=1.0)
     max_interval: float = Field(60.0, gt=0)
+    min_interval: float = Field(
+        1.0, gt=0, description="shortest wait when progressPercent predicts the end sooner"
+    )
     deadline: float = Field(3600.0, gt=0, description="per submission, from its creation")
+    fetch_concurrency: int = Field(8, ge=1, le=64, description="E6 fetches in flight, all pollers")
     asset_retries: int = Field(2, ge=0, description="E9 retries per failed retryable asset")
 
 

@@ -28,6 +28,28 @@ def poll_interval(settings: PollSettings, polls_done: int) -> float:
     return min(settings.max_interval, settings.initial * settings.multiplier**polls_done)
 
 
+def next_wait(settings: PollSettings, ticket: Ticket) -> float:
+    """Backoff, but no later than the end ``progressPercent`` predicts: a long backoff would
+    otherwise find a finished submission up to a whole interval late."""
+    backoff = poll_interval(settings, ticket.polls)
+    if ticket.eta is None:
+        return backoff
+    floor = min(settings.min_interval, settings.initial)
+    return max(floor, min(backoff, ticket.eta * 1.05))
+
+
+def note_progress(ticket: Ticket, percent: int | None, now: float) -> None:
+    if percent is None:
+        return
+    if ticket.progress is None or percent < ticket.progress[1]:
+        ticket.progress, ticket.eta = (now, percent), None  # first sight, or a retry restarted
+        return
+    then, before = ticket.progress
+    if percent > before and now > then:
+        rate = (percent - before) / (now - then)
+        ticket.progress, ticket.eta = (now, percent), (100 - percent) / rate
+
+
 class PollSchedule:
     """Tickets ordered by due time. ``get`` returns None once input is closed and all done."""
 
@@ -86,9 +108,15 @@ def _asset_looks_done(item: AssetStatus, submission_terminal: bool) -> bool:
 
 
 class Poller:
-    def __init__(self, ctx: RunContext, report: ObjectSendStream[ReportLine]) -> None:
+    def __init__(
+        self,
+        ctx: RunContext,
+        report: ObjectSendStream[ReportLine],
+        fetches: anyio.CapacityLimiter,
+    ) -> None:
         self._ctx = ctx
         self._report = report
+        self._fetches = fetches
 
     async def poll_once(self, ticket: Ticket) -> bool:
         """One round for one submission. Returns True when every row is reported."""
@@ -96,18 +124,34 @@ class Poller:
         ticket.polls += 1
         ctx.counters.polls += 1
         status = await ctx.client.get_submission(ticket.submission_id)
+        note_progress(ticket, status.progress_percent, ctx.clock.now())
         items = {a.asset_id: a for a in status.assets}
-        for asset_id, job in ticket.jobs.items():
-            if asset_id in ticket.done:
-                continue
-            item = items.get(asset_id)
-            if item is None and not status.terminal:
-                continue
-            if item is not None and not _asset_looks_done(item, status.terminal):
-                continue
-            if await self._settle(job, item):
-                ticket.done.add(asset_id)
+        async with anyio.create_task_group() as tg:
+            for asset_id, job in ticket.jobs.items():
+                if asset_id in ticket.done:
+                    continue
+                item = items.get(asset_id)
+                if item is None and not status.terminal:
+                    continue
+                if item is not None and not _asset_looks_done(item, status.terminal):
+                    continue
+                tg.start_soon(self._settle_one, ticket, asset_id, job, item)
         return len(ticket.done) == len(ticket.jobs)
+
+    async def _settle_one(
+        self, ticket: Ticket, asset_id: str, job: RowJob, item: AssetStatus | None
+    ) -> None:
+        # The assets of a finished submission are fetched side by side, within one limit
+        # shared by all pollers, so a submission of 50 does not take 50 round trips.
+        async with self._fetches:
+            try:
+                settled = await self._settle(job, item)
+            except RowError as exc:  # this asset's retries spent: its row says so
+                ticket.done.add(asset_id)
+                await self._report.send(job.fail("poll", exc))
+                return
+        if settled:
+            ticket.done.add(asset_id)
 
     async def _settle(self, job: RowJob, item: AssetStatus | None) -> bool:
         """Fetch E6; report the row, or start an E9 retry. True when the row is reported."""
@@ -177,7 +221,7 @@ async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) 
                     ),
                 )
             else:
-                next_due = now + poll_interval(settings, ticket.polls)
+                next_due = now + next_wait(settings, ticket)
         await schedule.finished(ticket, next_due)
 
 
@@ -203,6 +247,7 @@ async def poll_stage(
         outer.start_soon(stop_on_shutdown)
         async with anyio.create_task_group() as tg:
             tg.start_soon(feed)
+            fetches = anyio.CapacityLimiter(ctx.settings.poll.fetch_concurrency)
             for _ in range(ctx.settings.poll.workers):
-                tg.start_soon(_poll_worker, ctx, schedule, Poller(ctx, report))
+                tg.start_soon(_poll_worker, ctx, schedule, Poller(ctx, report, fetches))
         outer.cancel_scope.cancel()

@@ -40,6 +40,10 @@ class Ticket:
     created_at: float
     polls: int = 0
     done: set[str] = field(default_factory=set)
+    progress: tuple[float, int] | None = None
+    """(when, progressPercent) at the last change, to predict the end."""
+    eta: float | None = None
+    """Seconds until the submission should finish, from the progress rate (None: unknown)."""
 
 
 AMBIGUOUS = "create_ambiguous"

@@ -82,8 +82,15 @@ async def test_resume_polls_submitted_rows_instead_of_resubmitting(
 async def test_finished_rows_keep_their_lines_and_are_not_touched(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
-    manifest = _manifest(tmp_path, 4)
-    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+    rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 2_000 + i))} for i in range(2)]
+    # Rows 3 and 4 fail once and are retried (E9): they finish a processing delay after rows
+    # 1 and 2, so the run is surely cut between the two.
+    rows += [
+        {"path": str(write_media(tmp_path, f"m/flaky{i}.txt", 300, marker=b"MM-FLAKY "))}
+        for i in range(2)
+    ]
+    manifest = write_manifest(tmp_path, rows)
+    async with make_sandbox(SandboxConfig(processing_delay=0.3)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_size=1, upload_workers=1)
         report = settings.report_path
         assert report is not None
