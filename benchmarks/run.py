@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "--ab", type=Path, metavar="DIR",
         help="A/B: also run every batcher case from DIR (holding an older batcher/)",
     )  # fmt: skip
+    ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from results/")
     ap.add_argument("--prepare", action="store_true", help="only write the data sets")
     ap.add_argument(
         "--profile", action="store_true", help="batcher cases once under py-spy (profiles/)"
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if (args.quick or args.tiny or args.profile) else 3)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     command = "python benchmarks/run.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    if args.render:
+        report.write_results_md()
+        return 0
     if args.prepare:
         for name in names:
             cases = SCENARIOS[name](params)  # building the cases writes their data
