@@ -18,10 +18,49 @@ from typing import IO, Literal
 import anyio
 import anyio.to_thread
 
+from batcher.sandbox.magic import PREFIX_BYTES
+from batcher.sandbox.processing import BROKEN_MARKER, FLAKY_MARKER
+
 _FLUSH_BYTES = 1024 * 1024
 _READ_BYTES = 1024 * 1024
 
 BlockListKind = Literal["Committed", "Uncommitted", "Latest"]
+
+
+MARKERS = (FLAKY_MARKER, BROKEN_MARKER)
+OVERLAP = max(len(m) for m in MARKERS) - 1
+"""Bytes kept from each side of a boundary, so a marker split across it is still found."""
+
+
+@dataclass(frozen=True)
+class ContentScan:
+    """What E4's inspection needs of one part, noted while its bytes streamed in, so E4 does
+    not read every blob again (measured: 0.67 CPU-s per 512 MiB, on E4's critical path)."""
+
+    head: bytes  # the first PREFIX_BYTES (all of it if shorter)
+    tail: bytes  # the last OVERLAP bytes (all of it if shorter)
+    markers: frozenset[bytes]  # failure markers found inside the part
+
+
+class _Scanner:
+    """Fed each flushed slice of a body in order (in the worker thread that hashes it)."""
+
+    def __init__(self) -> None:
+        self._head = bytearray()
+        self._tail = b""
+        self._found: set[bytes] = set()
+
+    def feed(self, data: bytes) -> None:
+        if len(self._head) < PREFIX_BYTES:
+            self._head += data[: PREFIX_BYTES - len(self._head)]
+        seam = self._tail + data[:OVERLAP]
+        for marker in MARKERS:
+            if marker not in self._found and (marker in data or marker in seam):
+                self._found.add(marker)
+        self._tail = (self._tail + data)[-OVERLAP:] if len(data) < OVERLAP else data[-OVERLAP:]
+
+    def result(self) -> ContentScan:
+        return ContentScan(bytes(self._head), self._tail, frozenset(self._found))
 
 
 @dataclass(frozen=True)
@@ -29,6 +68,8 @@ class Part:
     path: Path
     size: int
     block_id: str | None  # base64 id as the client sent it; None for a Put Blob body
+    scan: ContentScan | None = field(default=None, repr=False, compare=False)
+    """None: not scanned on the way in (inspection then reads the file)."""
 
 
 @dataclass(frozen=True)
@@ -56,10 +97,13 @@ class StoredBlob:
         return sum(p.size for p in self.committed or [])
 
 
-def _write(fh: IO[bytes], chunks: list[bytes], hashes: list[hashlib._Hash]) -> None:
+def _write(
+    fh: IO[bytes], chunks: list[bytes], hashes: list[hashlib._Hash], scanner: _Scanner
+) -> None:
     data = b"".join(chunks)
     for h in hashes:
         h.update(data)
+    scanner.feed(data)
     fh.write(data)
 
 
@@ -124,6 +168,7 @@ class BlobStore:
         sha = hashlib.sha256() if with_sha256 else None
         if sha is not None:
             hashes.append(sha)
+        scanner = _Scanner()
         fh = await anyio.to_thread.run_sync(_open_new, path)
         size, pending, pending_len = 0, list[bytes](), 0
         try:
@@ -137,15 +182,16 @@ class BlobStore:
                 pending.append(chunk)
                 pending_len += len(chunk)
                 if pending_len >= _FLUSH_BYTES:
-                    await anyio.to_thread.run_sync(_write, fh, pending, hashes)
+                    await anyio.to_thread.run_sync(_write, fh, pending, hashes, scanner)
                     pending, pending_len = [], 0
-            await anyio.to_thread.run_sync(_write, fh, pending, hashes)
+            await anyio.to_thread.run_sync(_write, fh, pending, hashes, scanner)
         except BaseException:
             fh.close()
             await anyio.to_thread.run_sync(_unlink_all, [path])
             raise
         fh.close()
-        return Received(Part(path, size, block_id), md5.digest(), sha.digest() if sha else None)
+        part = Part(path, size, block_id, scanner.result())
+        return Received(part, md5.digest(), sha.digest() if sha else None)
 
     async def discard(self, received: Received) -> None:
         await anyio.to_thread.run_sync(_unlink_all, [received.part.path])

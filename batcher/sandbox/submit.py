@@ -33,7 +33,10 @@ class Inspection:
 
 
 def inspect(parts: list[Part], content_type: str) -> Inspection:
-    """One streaming pass over the content. Blocking: run in a worker thread."""
+    """One streaming pass over the content. Blocking: run in a worker thread. Parts scanned
+    as they arrived need no pass, except for text types (UTF-8 is checked in full)."""
+    if not needs_full_content(content_type) and all(p.scan is not None for p in parts):
+        return _inspect_scanned(parts, content_type)
     head = bytearray()
     flaky = broken = False
     tail = b""
@@ -57,6 +60,29 @@ def inspect(parts: list[Part], content_type: str) -> Inspection:
     else:
         type_ok = matches(content_type, bytes(head))
     outcome: Outcome = "broken" if broken else "flaky" if flaky else "ok"
+    return Inspection(type_ok, outcome)
+
+
+def _inspect_scanned(parts: list[Part], content_type: str) -> Inspection:
+    """The same answer as the full pass, from each part's ContentScan: markers inside parts,
+    plus markers across the seams between parts."""
+    head = bytearray()
+    found: set[bytes] = set()
+    tail = b""
+    for part in parts:
+        scan = part.scan
+        assert scan is not None
+        if len(head) < PREFIX_BYTES:
+            head += scan.head[: PREFIX_BYTES - len(head)]
+        found |= scan.markers
+        seam = tail + scan.head[:_OVERLAP]
+        found.update(m for m in (FLAKY_MARKER, BROKEN_MARKER) if m in seam)
+        # A part no longer than the overlap is all head: the seam then runs on through it.
+        tail = (tail + scan.head)[-_OVERLAP:] if part.size <= _OVERLAP else scan.tail
+    type_ok = matches(content_type, bytes(head))
+    outcome: Outcome = (
+        "broken" if BROKEN_MARKER in found else "flaky" if FLAKY_MARKER in found else "ok"
+    )
     return Inspection(type_ok, outcome)
 
 
