@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--record", action="store_true", help="record --quick/--tiny runs too")
     ap.add_argument(
         "--ab", type=Path, metavar="DIR",
-        help="A/B: also run every batcher case from DIR (holding an older batcher/)",
+        help="A/B: also run every batcher case (and its sandbox) from DIR (an older batcher/)",
     )  # fmt: skip
     ap.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from results/")
     ap.add_argument("--prepare", action="store_true", help="only write the data sets")

@@ -208,7 +208,9 @@ def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[Sandbox
            "--processing-delay", str(processing_delay), "--state-out", str(state_path),
            "--storage-dir", str(store)]  # fmt: skip
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        # --ab: the "before" case's sandbox comes from the older checkout too.
+        where = PROFILE.client_cwd or REPO
+        proc = subprocess.Popen(cmd, cwd=where, stdout=out, stderr=subprocess.STDOUT)
     spy: subprocess.Popen[bytes] | None = None
     if PROFILE.server_output is not None:  # attach, so that SIGTERM still reaches the sandbox
         spy = subprocess.Popen(
