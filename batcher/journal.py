@@ -17,6 +17,7 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,29 @@ class RowRecord:
         job.version_group_id = self.version_group_id
         job.version_number = self.version_number
         job.asset_retries = self.asset_retries
+
+
+_COLUMNS = (
+    "row",
+    "path_text",
+    "size",
+    "mtime_ns",
+    "state",
+    "upload_method",
+    "upload_filename",
+    "content_type",
+    "blob_path",
+    "submission_id",
+    "asset_id",
+    "version_group_id",
+    "version_number",
+    "asset_retries",
+    "line",
+)
+_UPSERT = (
+    f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
+)
 
 
 class Journal:
@@ -146,27 +170,25 @@ class Journal:
         return None if found is None else RowRecord(*found)
 
     def _upsert(self, job: RowJob, state: str, line: str | None = None) -> None:
-        values: dict[str, Any] = {
-            "row": job.row,
-            "path_text": job.path_text,
-            "size": job.size,
-            "mtime_ns": job.mtime_ns,
-            "state": state,
-            "upload_method": job.upload_method,
-            "upload_filename": job.upload_filename,
-            "content_type": job.content_type,
-            "blob_path": job.blob_path,
-            "submission_id": job.submission_id,
-            "asset_id": job.asset_id,
-            "version_group_id": job.version_group_id,
-            "version_number": job.version_number,
-            "asset_retries": job.asset_retries,
-            "line": line,
-        }
-        cols = ", ".join(values)
-        marks = ", ".join("?" for _ in values)
         self._db.execute(
-            f"INSERT OR REPLACE INTO rows ({cols}) VALUES ({marks})", tuple(values.values())
+            _UPSERT,
+            (
+                job.row,
+                job.path_text,
+                job.size,
+                job.mtime_ns,
+                state,
+                job.upload_method,
+                job.upload_filename,
+                job.content_type,
+                job.blob_path,
+                job.submission_id,
+                job.asset_id,
+                job.version_group_id,
+                job.version_number,
+                job.asset_retries,
+                line,
+            ),
         )
 
     def checked(self, job: RowJob) -> None:
@@ -177,23 +199,21 @@ class Journal:
 
     def submitting(self, jobs: list[RowJob]) -> None:
         """Written before E4 is sent: a crash now leaves the create ambiguous."""
-        with self._transaction():
+        with self.transaction():
             for job in jobs:
                 self._upsert(job, "submitting")
 
     def submitted(self, jobs: list[RowJob]) -> None:
-        with self._transaction():
+        with self.transaction():
             for job in jobs:
                 self._upsert(job, "submitted")
 
     def retried(self, job: RowJob) -> None:
         self._upsert(job, "submitted")
 
-    def reported(self, row: int, line: ReportLine, job: RowJob | None = None) -> None:
-        text = line.to_json()
-        if job is None:
-            job = RowJob(row=row, path_text=line.path, columns=line.columns)
-        self._upsert(job, "reported", text)
+    def reported(self, line: ReportLine, text: str) -> None:
+        """``text`` is the line as written to the report (serialised once, by the writer)."""
+        self._upsert(RowJob(row=line.row, path_text=line.path, columns={}), "reported", text)
 
     def finished_lines(self) -> Iterator[tuple[int, str]]:
         cur = self._db.execute("SELECT row, line FROM rows WHERE state = 'reported' ORDER BY row")
@@ -224,18 +244,19 @@ class Journal:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self._db = db
-
-        def __enter__(self) -> None:
-            self._db.execute("BEGIN")
-
-        def __exit__(self, kind: object, *_: object) -> None:
-            self._db.execute("COMMIT" if kind is None else "ROLLBACK")
-
-    def _transaction(self) -> Journal._Tx:
-        return Journal._Tx(self._db)
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One commit for several writes (nested uses join the outer one)."""
+        if self._db.in_transaction:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def statistics(self) -> dict[str, int]:
         cur = self._db.execute("SELECT state, count(*) FROM rows GROUP BY state")

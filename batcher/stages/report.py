@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from anyio.abc import ObjectReceiveStream
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from batcher.errors import UsageError
 from batcher.journal import Journal
@@ -68,9 +69,10 @@ class ReportWriter:
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
+        text = line.to_json()
         if self.journal is not None and not provisional(line):
-            self.journal.reported(line.row, line)
-        self._write(line.to_json())
+            self.journal.reported(line, text)
+        self._write(text)
         self.tally.add(line)
         code = line.error.code if line.error else None
         event(
@@ -85,6 +87,14 @@ class ReportWriter:
         )
         if self.on_line is not None:
             self.on_line(line)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        if self.journal is None:
+            yield
+        else:
+            with self.journal.transaction():
+                yield
 
     def replay(self, text: str) -> None:
         """A line an earlier run finished (from the journal): written again, not recomputed."""
@@ -105,7 +115,20 @@ class ReportWriter:
             self._fh.close()
 
 
-async def report_stage(writer: ReportWriter, lines: ObjectReceiveStream[ReportLine]) -> None:
+async def report_stage(writer: ReportWriter, lines: MemoryObjectReceiveStream[ReportLine]) -> None:
     async with lines:
         async for line in lines:
-            writer.write(line)
+            # Lines that are already waiting share one journal commit (a commit per line
+            # was the largest single cost of small-file runs). A crash before the commit
+            # only means those rows are polled again by the next run.
+            with writer.batch():
+                writer.write(line)
+                while (more := _ready(lines)) is not None:
+                    writer.write(more)
+
+
+def _ready(lines: MemoryObjectReceiveStream[ReportLine]) -> ReportLine | None:
+    try:
+        return lines.receive_nowait()
+    except (anyio.WouldBlock, anyio.EndOfStream):
+        return None

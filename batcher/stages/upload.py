@@ -117,5 +117,8 @@ async def upload_worker(
                 continue
             ctx.counters.bytes_uploaded += job.bytes_sent
             ctx.counters.files_uploaded += 1
-            ctx.journal.uploaded(job)
+            if job.upload_method == "presigned":
+                # A crash before submission then skips re-sending a large file. A direct
+                # file (<= 10 MB) is cheaper to send again than to journal every time.
+                ctx.journal.uploaded(job)
             await uploaded.send(job)
