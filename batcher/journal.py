@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from batcher.errors import UsageError
 from batcher.outcome import ReportLine, RowJob
 
 SCHEMA_VERSION = "1"
+DEFER_ROWS = 256
+DEFER_SECONDS = 0.25
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
@@ -105,6 +108,8 @@ class Journal:
 
     def __init__(self, path: Path, *, fresh: bool = False) -> None:
         self.path = path
+        self._deferred = 0
+        self._deferred_since = 0.0
         if fresh:
             self._delete()
         existed = path.exists()
@@ -155,6 +160,7 @@ class Journal:
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:
+        self.commit()
         self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
     def _count(self) -> int:
@@ -192,9 +198,11 @@ class Journal:
         )
 
     def checked(self, job: RowJob) -> None:
+        self.commit()
         self._upsert(job, "checked")
 
     def uploaded(self, job: RowJob) -> None:
+        self.commit()
         self._upsert(job, "uploaded")
 
     def submitting(self, jobs: list[RowJob]) -> None:
@@ -209,11 +217,29 @@ class Journal:
                 self._upsert(job, "submitted")
 
     def retried(self, job: RowJob) -> None:
+        self.commit()
         self._upsert(job, "submitted")
 
     def reported(self, line: ReportLine, text: str) -> None:
-        """``text`` is the line as written to the report (serialised once, by the writer)."""
+        """``text`` is the line as written to the report (serialised once, by the writer).
+
+        Deferred: committed with up to ``DEFER_ROWS`` others or after ``DEFER_SECONDS``, or
+        before any other write. A commit per line was the largest single cost of big runs;
+        losing the last few on a crash only means those rows are polled again next run.
+        """
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+            self._deferred_since = time.monotonic()
         self._upsert(RowJob(row=line.row, path_text=line.path, columns={}), "reported", text)
+        self._deferred += 1
+        if self._deferred >= DEFER_ROWS or time.monotonic() - self._deferred_since >= DEFER_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Make deferred writes durable (done before every other write and on close)."""
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._deferred = 0
 
     def finished_lines(self) -> Iterator[tuple[int, str]]:
         cur = self._db.execute("SELECT row, line FROM rows WHERE state = 'reported' ORDER BY row")
@@ -234,22 +260,22 @@ class Journal:
         return {str(r[0]) for r in cur}
 
     def record(self, key: str, block_id: str, size: int) -> None:
+        self.commit()
         self._db.execute(
             "INSERT OR REPLACE INTO blocks (key, block_id, size) VALUES (?, ?, ?)",
             (key, block_id, size),
         )
 
     def forget(self, key: str) -> None:
+        self.commit()
         self._db.execute("DELETE FROM blocks WHERE key = ?", (key,))
 
     # -- plumbing --------------------------------------------------------------------------
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One commit for several writes (nested uses join the outer one)."""
-        if self._db.in_transaction:
-            yield
-            return
+        """One commit for several writes, after the deferred ones."""
+        self.commit()
         self._db.execute("BEGIN")
         try:
             yield
@@ -263,4 +289,5 @@ class Journal:
         return {str(state): int(n) for state, n in cur}
 
     def close(self) -> None:
+        self.commit()
         self._db.close()

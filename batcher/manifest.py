@@ -11,6 +11,7 @@ import contextlib
 import csv
 import difflib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,11 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+_SURROGATES = re.compile("[\udc80-\udcff]")  # undecodable bytes, as surrogateescape keeps them
+
+
 def _has_surrogates(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+    return _SURROGATES.search(text) is not None
 
 
 def _make_row(n: int, record: dict[str, Any]) -> ManifestRow:

@@ -5,7 +5,6 @@ stage it still needs. On a resumed run that may be no stage at all (reported), p
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 from anyio.abc import ObjectSendStream
 
@@ -14,6 +13,7 @@ from batcher.errors import InputError
 from batcher.manifest import ManifestRow
 from batcher.outcome import ReportLine, RowJob
 from batcher.preflight import check_row
+from batcher.rowset import FirstSeen
 from batcher.stages.submit import AMBIGUOUS, Ticket
 
 
@@ -26,7 +26,7 @@ async def read_stage(
     report: ObjectSendStream[ReportLine],
 ) -> None:
     """Pre-flight each row and send it to the first stage it still needs (resume)."""
-    seen: dict[Path, int] = {}
+    seen = FirstSeen()
     resumed: dict[str, dict[str, RowJob]] = {}
     async with jobs, uploaded, tickets, report:
         for row in rows:
@@ -43,7 +43,7 @@ async def read_stage(
             job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
             if problem is None and job.path is not None:
                 job.identity = job.path.resolve()
-                first = seen.setdefault(job.identity, job.row)
+                first = seen.first(str(job.identity), job.row)
                 if first != job.row:
                     problem = InputError(
                         f"same file as row {first}; not sent twice", code="duplicate_row"

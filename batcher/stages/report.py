@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from batcher.errors import UsageError
@@ -18,6 +17,7 @@ from batcher.journal import Journal
 from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
+from batcher.rowset import RowBitmap
 
 
 class ReportWriteError(UsageError):
@@ -32,7 +32,7 @@ class ReportTally:
     """What has been written: the rows (exactly once) and the summary counts."""
 
     summary: SummaryBuilder = field(default_factory=SummaryBuilder)
-    reported_rows: set[int] = field(default_factory=set)
+    reported_rows: RowBitmap = field(default_factory=RowBitmap)
     provisional: int = 0
 
     def add(self, line: ReportLine) -> None:
@@ -88,14 +88,6 @@ class ReportWriter:
         if self.on_line is not None:
             self.on_line(line)
 
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        if self.journal is None:
-            yield
-        else:
-            with self.journal.transaction():
-                yield
-
     def replay(self, text: str) -> None:
         """A line an earlier run finished (from the journal): written again, not recomputed."""
         line = ReportLine.model_validate_json(text)
@@ -118,17 +110,4 @@ class ReportWriter:
 async def report_stage(writer: ReportWriter, lines: MemoryObjectReceiveStream[ReportLine]) -> None:
     async with lines:
         async for line in lines:
-            # Lines that are already waiting share one journal commit (a commit per line
-            # was the largest single cost of small-file runs). A crash before the commit
-            # only means those rows are polled again by the next run.
-            with writer.batch():
-                writer.write(line)
-                while (more := _ready(lines)) is not None:
-                    writer.write(more)
-
-
-def _ready(lines: MemoryObjectReceiveStream[ReportLine]) -> ReportLine | None:
-    try:
-        return lines.receive_nowait()
-    except (anyio.WouldBlock, anyio.EndOfStream):
-        return None
+            writer.write(line)
