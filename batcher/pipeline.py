@@ -32,7 +32,7 @@ from batcher.journal import Journal
 from batcher.logs import event
 from batcher.manifest import ManifestRow, read_manifest
 from batcher.outcome import ErrorInfo, ReportLine, RowJob
-from batcher.progress import ProgressView, RateWindow
+from batcher.progress import ProgressView
 from batcher.progress_loop import Totals, prescan, progress_loop, snapshot
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
@@ -103,7 +103,7 @@ async def _run_watched(
     finally:
         stop_prescan.set()
         if watch.view is not None:
-            final = snapshot(ctx, writer.tally, totals, RateWindow(), started)
+            final = snapshot(ctx, writer.tally, totals, None, started)
             watch.view.close(final)
 
 

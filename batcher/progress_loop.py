@@ -34,13 +34,22 @@ def prescan(manifest: Path, base: Path, totals: Totals, stop: threading.Event) -
 
 
 def snapshot(
-    ctx: RunContext, tally: ReportTally, totals: Totals, window: RateWindow, started: float
+    ctx: RunContext,
+    tally: ReportTally,
+    totals: Totals,
+    window: RateWindow | None,
+    started: float,
 ) -> Snapshot:
+    """``window`` None: the final snapshot, whose rates are whole-run averages."""
     now = ctx.clock.now()
     c = ctx.counters
     by_status = tally.summary.by_status
     done = len(tally.reported_rows)
-    bytes_rate, rows_rate = window.add(now, c.bytes_sent, done)
+    if window is not None:
+        bytes_rate, rows_rate = window.add(now, c.bytes_sent, done)
+    else:
+        span = max(now - started, 1e-9)
+        bytes_rate, rows_rate = c.bytes_sent / span, done / span
     bytes_left = None
     if totals.bytes is not None:
         bytes_left = max(0, totals.bytes - c.bytes_sent - c.bytes_skipped)
