@@ -82,7 +82,9 @@ async def serve(args: argparse.Namespace) -> None:
         async with running_sandbox(
             config_from(args), host=args.host, port=args.port, access_log_class=log_class
         ) as sandbox:
-            print(f"MediaMagic sandbox listening on {sandbox.base_url}", flush=True)
+            # The one line a launcher reads to learn the port (stdout, flushed at once).
+            sys.stdout.write(f"MediaMagic sandbox listening on {sandbox.base_url}\n")
+            sys.stdout.flush()
             async for _ in signals:
                 break
 
