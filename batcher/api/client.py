@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from typing import Any, TypeVar
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import aiohttp
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -64,31 +66,41 @@ class MediaMagicClient:
         )
 
     async def direct_upload(
-        self, filename: str, content_type: str, data: bytes
+        self, filename: str, content_type: str, source: bytes | Path, size: int
     ) -> DirectUploadResponse:
-        """E2. Idempotent in effect: the blob path is ``<workspace>/<filename>`` and a second
-        upload of the same name replaces the first, so a retry cannot duplicate anything."""
+        """E2. ``source`` is the file's bytes (small files, already read) or its path, which
+        is then streamed from disk in chunks on every attempt, never read whole.
 
-        def form() -> aiohttp.FormData:
+        Idempotent in effect: the blob path is ``<workspace>/<filename>`` and a second upload
+        of the same name replaces the first, so a retry cannot duplicate anything."""
+
+        def form(body: IO[bytes]) -> aiohttp.FormData:
             # quote_fields=False: aiohttp would otherwise percent-encode the file name, and
             # the service stores the name it receives ("a b.pdf" would become "a%20b.pdf").
-            # BytesIO: aiohttp warns about large raw bytes bodies.
             fd = aiohttp.FormData(quote_fields=False)
-            fd.add_field("file", io.BytesIO(data), filename=filename, content_type=content_type)
+            fd.add_field("file", body, filename=filename, content_type=content_type)
             return fd
 
-        timeout = self._timeout + len(data) / (256 * 1024)  # room for slow links: >= 256 KiB/s
-        return await self._retrier.call(
-            lambda: self._call(
-                "upload",
-                "POST",
-                "/uploads/direct",
-                DirectUploadResponse,
-                {200, 201},
-                data=form(),
-                seconds=timeout,
-            )
-        )
+        timeout = self._timeout + size / (256 * 1024)  # room for slow links: >= 256 KiB/s
+
+        async def attempt() -> DirectUploadResponse:
+            def send(body: IO[bytes]) -> Awaitable[DirectUploadResponse]:
+                return self._call(
+                    "upload",
+                    "POST",
+                    "/uploads/direct",
+                    DirectUploadResponse,
+                    {200, 201},
+                    data=form(body),
+                    seconds=timeout,
+                )
+
+            if isinstance(source, bytes):
+                return await send(io.BytesIO(source))  # BytesIO: aiohttp warns on big bytes
+            with source.open("rb") as fh:
+                return await send(fh)
+
+        return await self._retrier.call(attempt)
 
     async def create_submission(
         self, assets: list[AssetRef], *, simulation_delay: int | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -288,3 +289,20 @@ async def test_stages_overlap_the_first_submission_is_created_while_uploads_go_o
     # A submission existed, and a result was fetched, while files were still uploading.
     assert any(created >= 1 and uploads < 12 for created, uploads, _ in samples)
     assert any(fetched >= 1 and uploads < 12 for _, uploads, fetched in samples)
+
+
+async def test_a_direct_upload_larger_than_one_chunk_arrives_intact_under_a_small_budget(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    big = write_media(tmp_path, "spot.mp4", 3_000_000)  # direct (< 10 MB), streamed from disk
+    manifest = write_manifest(tmp_path, [{"path": "spot.mp4"}])
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, memory_budget=1024 * 1024)
+        summary = await run_batch(manifest, settings)
+        (line,) = read_report(settings.report_path)  # type: ignore[arg-type]
+        stats = sb.state.blob(line["blobPath"])
+    assert summary.complete == 1
+    assert line["uploadMethod"] == "direct"
+    assert stats.committed_size == 3_000_000
+    assert stats.committed_sha256 == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert line["issues"] == expected_issues(big.read_bytes(), line["blobPath"])

@@ -29,4 +29,4 @@ def test_first_seen_is_compact() -> None:
     for row in range(100_000):
         seen.first(f"/a/{row}", row)
     # Two 8-byte arrays at most half full: ~32 bytes a key, against ~200+ for a dict of Paths.
-    assert len(seen._keys) * 16 <= 100_000 * 64  # noqa: SLF001
+    assert len(seen._keys) * 16 <= 100_000 * 64
