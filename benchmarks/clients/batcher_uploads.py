@@ -40,6 +40,8 @@ async def main() -> None:
         row_job, problem = check_row(row, manifest.parent, settings)
         if problem is not None:
             raise SystemExit(f"row {row.row}: {problem}")
+        assert row_job.path is not None
+        row_job.identity = row_job.path.resolve()  # as the read stage does, before uploads
         rows.append(row_job)
     todo = iter(rows)
     failures = 0
@@ -59,7 +61,8 @@ async def main() -> None:
                     except RowError:
                         failures += 1
                         continue
-                    ctx.journal.uploaded(row_job)
+                    if row_job.upload_method == "presigned":  # as stages/upload.py does
+                        ctx.journal.uploaded(row_job)
 
             async with anyio.create_task_group() as tg:
                 for _ in range(settings.upload_workers):
