@@ -18,9 +18,8 @@ from typing import TextIO
 
 from batcher.reporting.summary import human_bytes
 from batcher.scan import SKIP_REASONS, ScanEntry, Scanner, ScanOptions, SkipLog
+from batcher.summary import EXIT_OK, EXIT_USAGE
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 STDOUT = "-"
 COLUMNS = ("path", "content_type", "bytes")
 

@@ -20,9 +20,7 @@ from batcher.reporting.filters import SEVERITY_ORDER, STATUSES, ReportFilter
 from batcher.reporting.html import HtmlRows, render_html
 from batcher.reporting.load import ReportUnreadable, open_report
 from batcher.reporting.summary import SummaryBuilder
-
-EXIT_OK = 0
-EXIT_USAGE = 2
+from batcher.summary import EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
