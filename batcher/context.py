@@ -8,11 +8,11 @@ from pathlib import Path
 import anyio
 
 from batcher.api.client import MediaMagicClient
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.uploader import BlobUploader
 from batcher.clock import Clock
 from batcher.config import Settings
-from batcher.journal import Journal
-from batcher.upload.blob import BlobUploader
-from batcher.upload.budget import MemoryBudget
+from batcher.state.journal import Journal
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """The exception tree. Every foreign failure is translated into one of these once, at the
-boundary (``batcher.api.errors_map`` for the API, ``batcher.upload.blob_errors`` for Azure
+boundary (``batcher.api.errors_map`` for the API, ``batcher.blob.errors`` for Azure
 Blob); stages only look at the class and its flags, never at HTTP statuses.
 
     BatcherError

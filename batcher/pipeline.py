@@ -24,27 +24,27 @@ import aiohttp
 import anyio
 
 from batcher.api.client import MediaMagicClient
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, UsageError
-from batcher.journal import Journal
 from batcher.logs import event
-from batcher.manifest import ManifestRow, read_manifest
 from batcher.outcome import ErrorInfo, ReportLine, RowJob
-from batcher.progress import ProgressView
-from batcher.progress_loop import Totals, prescan, progress_loop, snapshot
+from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
+from batcher.progress.model import ProgressView
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
+from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
 from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
 from batcher.stages.submit import Ticket, batch_stage
 from batcher.stages.upload import upload_worker
+from batcher.state.journal import Journal
 from batcher.summary import RunSummary
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.budget import MemoryBudget
 
 
 def default_report_path(manifest: Path) -> Path:

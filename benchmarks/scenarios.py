@@ -332,7 +332,7 @@ def client_on_sandbox_blob(
 
 
 def aiohttp_direct_sandbox(ds: data.Dataset, concurrency: int) -> Callable[[Path], Sample]:
-    from batcher.preflight import guess_content_type
+    from batcher.rows.preflight import guess_content_type
 
     def run_once(run_dir: Path) -> Sample:
         with sandbox(run_dir) as sb:

@@ -10,10 +10,10 @@ from anyio.abc import ObjectSendStream
 
 from batcher.context import RunContext
 from batcher.errors import InputError
-from batcher.manifest import ManifestRow
 from batcher.outcome import ReportLine, RowJob
-from batcher.preflight import check_row
-from batcher.rowset import FirstSeen
+from batcher.rows.manifest import ManifestRow
+from batcher.rows.preflight import check_row
+from batcher.rows.rowset import FirstSeen
 from batcher.stages.submit import AMBIGUOUS, Ticket
 
 

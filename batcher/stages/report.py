@@ -13,11 +13,11 @@ from typing import IO
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from batcher.errors import UsageError
-from batcher.journal import Journal
 from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
-from batcher.rowset import RowBitmap
+from batcher.rows.rowset import RowBitmap
+from batcher.state.journal import Journal
 
 
 class ReportWriteError(UsageError):

@@ -13,11 +13,11 @@ from pathlib import Path
 import aiohttp
 import anyio
 
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.reader import LocalFile
+from batcher.blob.sas import SasGrant
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.retry import Retrier
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.reader import LocalFile
-from batcher.upload.sas import SasGrant
 from benchmarks.clients._util import emit, load_job, rss_mb
 
 

@@ -16,12 +16,13 @@ from pydantic import SecretStr
 from batcher.clock import RealClock
 from batcher.config import Settings
 from batcher.errors import RowError
-from batcher.journal import Journal
-from batcher.manifest import read_manifest
 from batcher.outcome import RowJob
 from batcher.pipeline import _context
-from batcher.preflight import check_row
-from batcher.stages.upload import upload_direct, upload_presigned
+from batcher.rows.manifest import read_manifest
+from batcher.rows.preflight import check_row
+from batcher.state.journal import Journal
+from batcher.upload.direct import upload_direct
+from batcher.upload.presigned import upload_presigned
 from benchmarks.clients._util import emit, load_job, rss_mb
 
 

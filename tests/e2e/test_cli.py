@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from batcher.cli import main
+from batcher.cli.main import main
 from tests.media import write_manifest, write_media
 
 FAST = ["--poll-interval", "0.02", "--poll-max-interval", "0.2", "--batch-linger", "0.05"]
@@ -315,7 +315,7 @@ def test_an_internal_error_prints_a_redacted_traceback_and_exits_70(
     async def broken(*_a: object, **_k: object) -> None:
         raise RuntimeError("boom at https://acct.blob/x?sv=1&sig=TOPSECRET with sk_live_abc123")
 
-    monkeypatch.setattr("batcher.cli.run_batch", broken)
+    monkeypatch.setattr("batcher.cli.main.run_batch", broken)
     assert main([str(manifest), "--report", str(tmp_path / "r.jsonl")]) == 70
     err = capsys.readouterr().err
     assert "internal error" in err and "RuntimeError" in err

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from batcher.cli_options import build_parser
-from batcher.commands import manifest_cmd, report_cmd
+from batcher.cli import manifest_cmd, report_cmd
+from batcher.cli.options import build_parser
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -15,16 +15,16 @@ import aiohttp
 import anyio
 import pytest
 
+from batcher.blob.blocks import block_id, plan_blocks
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.errors import BlobMd5MismatchError
+from batcher.blob.ops import get_uncommitted_blocks, put_blob, put_block
+from batcher.blob.reader import BlockReader, Chunk, LocalFile, md5_b64, open_pread
+from batcher.blob.sas import SasGrant
+from batcher.blob.staged import InMemoryStagedBlockStore
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.errors import BlobError, TransportError
 from batcher.retry import Retrier, RetryPolicy
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.blob_errors import BlobMd5MismatchError
-from batcher.upload.blocks import block_id, plan_blocks
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.ops import get_uncommitted_blocks, put_blob, put_block
-from batcher.upload.reader import BlockReader, Chunk, LocalFile, md5_b64, open_pread
-from batcher.upload.sas import SasGrant
-from batcher.upload.staged import InMemoryStagedBlockStore
 from tests.fixtures.azurite import Azurite
 
 pytestmark = [pytest.mark.azurite, pytest.mark.anyio]
@@ -171,7 +171,7 @@ async def test_ops_against_azurite_map_errors_as_documented(azurite_container: A
     bad = Chunk(data=data, md5=md5_b64(data + b"x"))
     bid = block_id("k", plan_blocks(2000, block_size=1000, single_put_max=0), 0)
     async with aiohttp.ClientSession() as session:
-        from batcher.upload.transport import AiohttpTransport
+        from batcher.blob.transport import AiohttpTransport
 
         t = AiohttpTransport(session)
         cw = azurite_container.sas_url("o.bin", "cw")
@@ -203,7 +203,7 @@ async def test_connection_refused_is_a_clear_transport_error() -> None:
         port = s.getsockname()[1]
     data = b"x"
     async with aiohttp.ClientSession() as session:
-        from batcher.upload.transport import AiohttpTransport
+        from batcher.blob.transport import AiohttpTransport
 
         url = f"http://127.0.0.1:{port}/acct/c/b?sv=1&sig=SECRET"
         with pytest.raises(TransportError) as info:

@@ -17,13 +17,13 @@ import aiohttp
 import anyio
 import pytest
 
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.reader import LocalFile
+from batcher.blob.sas import SasGrant, with_params
+from batcher.blob.staged import InMemoryStagedBlockStore
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.retry import Retrier, RetryPolicy
 from batcher.sandbox import DEFAULT_TEST_KEY, FaultSpec, Sandbox, SandboxConfig, running_sandbox
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.reader import LocalFile
-from batcher.upload.sas import SasGrant, with_params
-from batcher.upload.staged import InMemoryStagedBlockStore
 
 pytestmark = pytest.mark.anyio
 

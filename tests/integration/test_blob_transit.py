@@ -16,11 +16,11 @@ import anyio.abc
 import pytest
 from anyio.abc import SocketAttribute
 
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.reader import LocalFile
+from batcher.blob.sas import SasGrant
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.retry import Retrier, RetryPolicy
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.reader import LocalFile
-from batcher.upload.sas import SasGrant
 from tests.fixtures.azurite import Azurite
 
 pytestmark = [pytest.mark.azurite, pytest.mark.anyio]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from batcher.commands.report_cmd import main as report_main
+from batcher.cli.report_cmd import main as report_main
 from batcher.outcome import ErrorInfo, ReportLine
 
 SEVERITIES = ("CRITICAL", "MAJOR", "MINOR", "INFO")

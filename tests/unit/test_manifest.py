@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from batcher.errors import UsageError
-from batcher.manifest import read_manifest
+from batcher.rows.manifest import read_manifest
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:

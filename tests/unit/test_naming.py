@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batcher.naming import upload_filename
 from batcher.outcome import RowJob
+from batcher.rows.naming import upload_filename
 
 
 def _job(path: Path, size: int = 10, mtime_ns: int = 1) -> RowJob:

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from batcher.config import Settings
-from batcher.manifest import ManifestRow
-from batcher.preflight import check_row, guess_content_type
+from batcher.rows.manifest import ManifestRow
+from batcher.rows.preflight import check_row, guess_content_type
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import io
 
 from batcher.outcome import ErrorInfo, ReportLine
-from batcher.progress import RateWindow, Snapshot, clock_text, eta, status_line
-from batcher.progress_views import PlainView
+from batcher.progress.model import RateWindow, Snapshot, clock_text, eta, status_line
+from batcher.progress.views import PlainView
 
 
 def _snap(**kw: object) -> Snapshot:

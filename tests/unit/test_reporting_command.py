@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from batcher.commands.report_cmd import build_parser, main
+from batcher.cli.report_cmd import build_parser, main
 from batcher.outcome import ErrorInfo, ReportLine
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>.png'

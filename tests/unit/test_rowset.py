@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import random
 
-from batcher.rowset import FirstSeen, RowBitmap
+from batcher.rows.rowset import FirstSeen, RowBitmap
 
 
 def test_bitmap_answers_like_a_set() -> None:

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-import batcher.sniff
-from batcher.scan import Scanner, ScanOptions, matches
+import batcher.rows.sniff
+from batcher.rows.scan import Scanner, ScanOptions, matches
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 PDF = b"%PDF-1.7\n" + b"x" * 32
@@ -143,7 +143,7 @@ def test_unreadable_files_and_folders_are_skipped(
     if os.geteuid() == 0:
         # Root reads files whatever their mode (CI runs as root): stand in for the kernel's
         # EACCES on exactly the two paths a normal user could not read.
-        real_mismatch, real_scandir = batcher.sniff.mismatch, os.scandir
+        real_mismatch, real_scandir = batcher.rows.sniff.mismatch, os.scandir
 
         def mismatch(path: Path, content_type: str) -> str | None:
             if path.name == "locked.png":
@@ -155,7 +155,7 @@ def test_unreadable_files_and_folders_are_skipped(
                 raise PermissionError(13, "Permission denied")
             return real_scandir(path)
 
-        monkeypatch.setattr("batcher.scan.mismatch", mismatch)
+        monkeypatch.setattr("batcher.rows.scan.mismatch", mismatch)
         monkeypatch.setattr(os, "scandir", scandir)
         listed, scanner = _scan(tmp_path)
     else:

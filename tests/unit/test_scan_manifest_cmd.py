@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from batcher.commands.manifest_cmd import main
+from batcher.cli.manifest_cmd import main
 from batcher.config import Settings
-from batcher.manifest import read_manifest
-from batcher.preflight import check_row
+from batcher.rows.manifest import read_manifest
+from batcher.rows.preflight import check_row
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

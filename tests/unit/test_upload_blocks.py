@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from batcher.upload.blocks import MAX_BLOCKS, BlockPlan, MiB, block_id, plan_blocks
+from batcher.blob.blocks import MAX_BLOCKS, BlockPlan, MiB, block_id, plan_blocks
 
 B = 8 * MiB
 

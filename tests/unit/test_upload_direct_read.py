@@ -6,7 +6,7 @@ import pytest
 
 from batcher.errors import FileChangedError
 from batcher.outcome import RowJob
-from batcher.stages.upload import _read_whole
+from batcher.upload.direct import _read_whole
 
 pytestmark = pytest.mark.anyio
 

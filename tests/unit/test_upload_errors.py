@@ -6,13 +6,13 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from batcher.errors import BlobError, RequestTimeoutError, TransportError
-from batcher.upload.blob_errors import (
+from batcher.blob.errors import (
     BlobMd5MismatchError,
     error_from_response,
     parse_retry_after,
     translate_client_errors,
 )
+from batcher.errors import BlobError, RequestTimeoutError, TransportError
 
 URL = "https://acct.blob.core.windows.net/c/b?sv=1&sp=cw&sig=SECRETSIG"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from batcher.blob.reader import BlockReader, LocalFile, md5_b64, open_aiofiles, open_pread
 from batcher.errors import FileChangedError, InputError
-from batcher.upload.reader import BlockReader, LocalFile, md5_b64, open_aiofiles, open_pread
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from batcher.upload.sas import SasGrant, SasKeeper, should_refresh, with_params
+from batcher.blob.sas import SasGrant, SasKeeper, should_refresh, with_params
 
 SAS = "https://acct.blob.core.windows.net/c/b.mp4?sv=2025-11-05&sr=b&sp=cw&sig=ab%2Bc%2F%3D"
 

@@ -14,16 +14,16 @@ import anyio
 import anyio.lowlevel
 import pytest
 
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.errors import BlobMd5MismatchError
+from batcher.blob.reader import LocalFile
+from batcher.blob.sas import SasGrant
+from batcher.blob.staged import InMemoryStagedBlockStore
+from batcher.blob.testing import FakeBlobService, FakeRequest
+from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import FakeClock
 from batcher.errors import BlobError, FileChangedError, TransportError
 from batcher.retry import Retrier, RetryPolicy
-from batcher.upload.blob import BlobSettings, BlobUploader
-from batcher.upload.blob_errors import BlobMd5MismatchError
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.reader import LocalFile
-from batcher.upload.sas import SasGrant
-from batcher.upload.staged import InMemoryStagedBlockStore
-from batcher.upload.testing import FakeBlobService, FakeRequest
 
 KIB = 1024
 BLOCK = 64 * KIB

@@ -4,7 +4,7 @@ The walk is depth-first with each directory's entries sorted by name, so the sam
 gives the same manifest, and only the entries of the directories on the current path are in
 memory. Every skipped file or folder is counted under a reason (``SKIP_REASONS``) so the
 command can say what it left out and why; the checks are the pre-flight ones
-(``batcher.preflight``, ``batcher.sniff``), so every row written passes ``check_row``.
+(``batcher.rows.preflight``, ``batcher.rows.sniff``), so every row written passes ``check_row``.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batcher.config import ALLOWED_TYPES, CATEGORY_CAPS
-from batcher.preflight import guess_content_type
-from batcher.sniff import mismatch
+from batcher.rows.preflight import guess_content_type
+from batcher.rows.sniff import mismatch
 
 SKIP_REASONS: dict[str, str] = {
     "unknown_type": "type unknown from the extension",

@@ -7,12 +7,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
+from batcher.blob.blocks import Block
+from batcher.blob.errors import BlobMd5MismatchError
+from batcher.blob.reader import BlockReader, Chunk, LocalFile
+from batcher.blob.sas import SasKeeper
 from batcher.errors import BlobError, FileChangedError
 from batcher.retry import Retrier
-from batcher.upload.blob_errors import BlobMd5MismatchError
-from batcher.upload.blocks import Block
-from batcher.upload.reader import BlockReader, Chunk, LocalFile
-from batcher.upload.sas import SasKeeper
 
 T = TypeVar("T")
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batcher.blob.blocks import plan_blocks
 from batcher.config import Settings
-from batcher.manifest import read_manifest
-from batcher.preflight import check_row
-from batcher.upload.blocks import plan_blocks
+from batcher.rows.manifest import read_manifest
+from batcher.rows.preflight import check_row
 
 EXAMPLES = 5
 

@@ -18,9 +18,9 @@ import anyio.lowlevel
 import yarl
 from multidict import CIMultiDict
 
+from batcher.blob.reader import md5_b64
+from batcher.blob.transport import BlobResponse
 from batcher.errors import BatcherError
-from batcher.upload.reader import md5_b64
-from batcher.upload.transport import BlobResponse
 
 _LATEST = re.compile(rb"<Latest>([^<]*)</Latest>")
 

@@ -17,17 +17,17 @@ from dataclasses import dataclass
 import aiohttp
 import anyio
 
+from batcher.blob import ops
+from batcher.blob.blocks import MAX_BLOCK_SIZE, Block, BlockPlan, MiB, block_id, plan_blocks
+from batcher.blob.budget import MemoryBudget
+from batcher.blob.job import BlobUploadStats, FileJob
+from batcher.blob.reader import Chunk, LocalFile, ReaderFactory, open_pread
+from batcher.blob.sas import SasKeeper, SasSource
+from batcher.blob.staged import InMemoryStagedBlockStore, StagedBlockStore
+from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.clock import Clock, RealClock
 from batcher.errors import BatcherError, BlobError, InputError
 from batcher.retry import Retrier
-from batcher.upload import ops
-from batcher.upload.blocks import MAX_BLOCK_SIZE, Block, BlockPlan, MiB, block_id, plan_blocks
-from batcher.upload.budget import MemoryBudget
-from batcher.upload.job import BlobUploadStats, FileJob
-from batcher.upload.reader import Chunk, LocalFile, ReaderFactory, open_pread
-from batcher.upload.sas import SasKeeper, SasSource
-from batcher.upload.staged import InMemoryStagedBlockStore, StagedBlockStore
-from batcher.upload.transport import AiohttpTransport, BlobTransport
 
 
 @dataclass(frozen=True)

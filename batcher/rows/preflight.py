@@ -14,9 +14,9 @@ from pathlib import Path
 
 from batcher.config import ALLOWED_TYPES, Settings
 from batcher.errors import InputError
-from batcher.manifest import ManifestRow
 from batcher.outcome import RowJob
-from batcher.sniff import mismatch
+from batcher.rows.manifest import ManifestRow
+from batcher.rows.sniff import mismatch
 
 # mimetypes knows some types under other names than the API's allowlist.
 _ALIASES = {"audio/x-wav": "audio/x-wav", "audio/vnd.wave": "audio/wav", "audio/mp3": "audio/mpeg"}

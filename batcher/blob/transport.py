@@ -1,6 +1,6 @@
 """The seam between the upload logic and HTTP: one request in, status + headers + body out.
 
-``AiohttpTransport`` is the real one; ``batcher.upload.testing.FakeBlobService`` is an
+``AiohttpTransport`` is the real one; ``batcher.blob.testing.FakeBlobService`` is an
 in-memory Azure Blob for unit tests (the habit of httpx's MockTransport).
 """
 
@@ -15,7 +15,7 @@ import aiohttp.payload
 import yarl
 from aiohttp.abc import AbstractStreamWriter
 
-from batcher.upload.blob_errors import translate_client_errors
+from batcher.blob.errors import translate_client_errors
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from batcher.reporting.summary import human_bytes
-from batcher.scan import SKIP_REASONS, ScanEntry, Scanner, ScanOptions, SkipLog
+from batcher.rows.scan import SKIP_REASONS, ScanEntry, Scanner, ScanOptions, SkipLog
 from batcher.summary import EXIT_OK, EXIT_USAGE
 
 STDOUT = "-"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from batcher.upload.blob_errors import error_from_response
-from batcher.upload.reader import Chunk, md5_b64
-from batcher.upload.sas import with_params
-from batcher.upload.transport import BlobResponse, BlobTransport
+from batcher.blob.errors import error_from_response
+from batcher.blob.reader import Chunk, md5_b64
+from batcher.blob.sas import with_params
+from batcher.blob.transport import BlobResponse, BlobTransport
 
 
 def _expect(resp: BlobResponse, status: int, op: str, url: object) -> None:

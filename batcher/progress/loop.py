@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batcher.context import RunContext
-from batcher.manifest import read_manifest
-from batcher.progress import ProgressView, RateWindow, Snapshot, eta
+from batcher.progress.model import ProgressView, RateWindow, Snapshot, eta
+from batcher.rows.manifest import read_manifest
 from batcher.stages.report import ReportTally
 
 

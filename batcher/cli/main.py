@@ -18,16 +18,16 @@ import anyio
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
-from batcher.cli_options import build_parser, settings_from
+from batcher.cli.dryrun import dry_run
+from batcher.cli.options import build_parser, settings_from
+from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
 from batcher.config import PollSettings
-from batcher.dryrun import dry_run
 from batcher.errors import FatalApiError, UsageError
 from batcher.logs import attach_log_file, detach
 from batcher.pipeline import journal_path_for, run_batch
-from batcher.progress import ProgressView
-from batcher.progress_views import PlainView, QuietView, RichView
+from batcher.progress.model import ProgressView
+from batcher.progress.views import PlainView, QuietView, RichView
 from batcher.redact import redact
-from batcher.retry_failed import merge_reports, recorded_manifest, rows_to_retry
 from batcher.shutdown import Interrupted
 from batcher.summary import (
     EXIT_FATAL_API,
@@ -120,10 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = argv[0] if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file() else None
     if command in ("report", "manifest"):
         if command == "report":
-            from batcher.commands import report_cmd
+            from batcher.cli import report_cmd
 
             return report_cmd.main(argv[1:])
-        from batcher.commands import manifest_cmd
+        from batcher.cli import manifest_cmd
 
         return manifest_cmd.main(argv[1:])
     retry: tuple[Path, frozenset[int]] | None = None

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
 from batcher.outcome import ReportLine
-from batcher.progress import Snapshot, clock_text, failure_line, size_text, status_line
+from batcher.progress.model import Snapshot, clock_text, failure_line, size_text, status_line
 
 
 class QuietView:

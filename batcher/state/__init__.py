@@ -1,0 +1,1 @@
+"""What survives the process: the resume journal (SQLite, WAL)."""
