@@ -1,4 +1,4 @@
-"""What flows between stages (``RowJob``) and what lands in the report (``ReportLine``).
+"""What flows between stages (``RowJob``, ``Ticket``) and what lands in the report (``ReportLine``).
 
 A per-row failure is data: ``RowJob.fail`` turns any ``RowError`` into a report line with
 the stage, a stable code and the message, so the rest of the batch goes on.
@@ -88,7 +88,9 @@ class RowJob:
     version_number: int | None = None
     asset_retries: int = 0
     bytes_sent: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
+    create_ambiguous: bool = False
+    """E4 for this row was sent and its answer lost (connection cut, or the process died with
+    the create in flight): the next create of it may meet 409 (``stages/submit.py``)."""
 
     def line(self, **kw: Any) -> ReportLine:
         return ReportLine(
@@ -108,3 +110,19 @@ class RowJob:
 
     def fail(self, stage: Stage, exc: BatcherError) -> ReportLine:
         return self.line(status="error", error=ErrorInfo.of(stage, exc))
+
+
+@dataclass
+class Ticket:
+    """A created submission and its rows, waiting for results (the pollers' unit of work)."""
+
+    submission_id: str
+    jobs: dict[str, RowJob]
+    """asset ID → row"""
+    created_at: float
+    polls: int = 0
+    done: set[str] = field(default_factory=set)
+    progress: tuple[float, int] | None = None
+    """(when, progressPercent) at the last change, to predict the end."""
+    eta: float | None = None
+    """Seconds until the submission should finish, from the progress rate (None: unknown)."""

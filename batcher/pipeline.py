@@ -31,7 +31,7 @@ from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, UsageError
 from batcher.logs import event
-from batcher.outcome import ErrorInfo, ReportLine, RowJob
+from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
 from batcher.ratelimit import RateGates
@@ -41,7 +41,7 @@ from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
 from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
-from batcher.stages.submit import Ticket, batch_stage
+from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
 from batcher.summary import RunSummary
@@ -160,7 +160,9 @@ async def run_batch(
     writer = ReportWriter(report_path)
     try:
         journal = Journal(
-            settings.journal_path or journal_path_for(report_path), fresh=settings.fresh
+            settings.journal_path or journal_path_for(report_path),
+            fresh=settings.fresh,
+            now=clock.now,
         )
     except BaseException:
         writer.close()
@@ -168,7 +170,7 @@ async def run_batch(
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
     try:
-        for _row, text in journal.finished_lines():
+        for _row, text in journal.rows.finished_lines():
             writer.replay(text)
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
@@ -232,7 +234,7 @@ async def _context(
             timeout=settings.request_timeout,
         )
         uploader = BlobUploader(
-            session, _blob_settings(settings), budget, retrier, store=journal, clock=clock
+            session, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal

@@ -20,8 +20,7 @@ from batcher.clock import Clock
 from batcher.config import PollSettings
 from batcher.context import RunContext
 from batcher.errors import ApiError, DeadlineError, RowError
-from batcher.outcome import ErrorInfo, ReportLine, RowJob
-from batcher.stages.submit import Ticket
+from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 
 
 def poll_interval(settings: PollSettings, polls_done: int) -> float:
@@ -176,7 +175,7 @@ class Poller:
                         raise
                 job.asset_retries += 1
                 ctx.counters.asset_retries += 1
-                ctx.journal.retried(job)
+                ctx.journal.rows.retried(job)
                 return False
             error = ErrorInfo(
                 stage="result",

@@ -10,11 +10,11 @@ from anyio.abc import ObjectSendStream
 
 from batcher.context import RunContext
 from batcher.errors import InputError
-from batcher.outcome import ReportLine, RowJob
+from batcher.outcome import ReportLine, RowJob, Ticket
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
 from batcher.rows.rowset import FirstSeen
-from batcher.stages.submit import AMBIGUOUS, Ticket
+from batcher.state.rows import RowState
 
 
 async def read_stage(
@@ -33,9 +33,9 @@ async def read_stage(
             if ctx.stopping.is_set():
                 break
             ctx.counters.rows_read += 1
-            record = ctx.journal.get(row.row)
+            record = ctx.journal.rows.get(row.row)
             if record is not None and record.path_text == row.path_text:
-                if record.state == "reported":
+                if record.state is RowState.REPORTED:
                     ctx.counters.bytes_skipped += record.size or 0
                     continue  # finished in an earlier run; its line was replayed
             else:
@@ -56,13 +56,13 @@ async def read_stage(
                 await jobs.send(job)  # new, or changed since: upload (again)
                 continue
             record.restore(job)
-            if record.state != "checked":
+            if record.state is not RowState.CHECKED:
                 ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
-            if record.state == "submitted" and job.submission_id and job.asset_id:
+            if record.state is RowState.SUBMITTED and job.submission_id and job.asset_id:
                 resumed.setdefault(job.submission_id, {})[job.asset_id] = job
-            elif record.state in ("uploaded", "submitting") and job.blob_path:
-                if record.state == "submitting":
-                    job.extra[AMBIGUOUS] = True  # the create was in flight when we stopped
+            elif record.state in (RowState.UPLOADED, RowState.SUBMITTING) and job.blob_path:
+                if record.state is RowState.SUBMITTING:
+                    job.create_ambiguous = True  # the create was in flight when we stopped
                 await uploaded.send(job)
             else:
                 await jobs.send(job)  # staged blocks are skipped by the uploader

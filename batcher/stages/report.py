@@ -71,7 +71,7 @@ class ReportWriter:
             return  # exactly once, whatever a stage does
         text = line.to_json()
         if self.journal is not None and not provisional(line):
-            self.journal.reported(line, text)
+            self.journal.rows.reported(line, text)
         self._write(text)
         self.tally.add(line)
         code = line.error.code if line.error else None

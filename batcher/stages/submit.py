@@ -18,7 +18,6 @@ resubmitted silently under new names, never lost).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -27,30 +26,7 @@ from batcher.api.models import AssetRef, SubmissionCreated
 from batcher.context import RunContext
 from batcher.errors import ApiError, RowError, TransportError
 from batcher.logs import event
-from batcher.outcome import ReportLine, RowJob
-
-
-@dataclass
-class Ticket:
-    """A created submission and its rows, waiting for results."""
-
-    submission_id: str
-    jobs: dict[str, RowJob]
-    """asset ID → row"""
-    created_at: float
-    polls: int = 0
-    done: set[str] = field(default_factory=set)
-    progress: tuple[float, int] | None = None
-    """(when, progressPercent) at the last change, to predict the end."""
-    eta: float | None = None
-    """Seconds until the submission should finish, from the progress rate (None: unknown)."""
-
-
-AMBIGUOUS = "create_ambiguous"
-
-
-def _ambiguous(job: RowJob) -> bool:
-    return bool(job.extra.get(AMBIGUOUS))
+from batcher.outcome import ReportLine, RowJob, Ticket
 
 
 def _unconfirmed(exc: ApiError) -> ApiError:
@@ -87,13 +63,13 @@ class Submitter:
     async def submit(self, batch: list[RowJob]) -> None:
         client = self._ctx.client
         delay = self._ctx.settings.simulation_delay
-        self._ctx.journal.submitting(batch)
+        self._ctx.journal.rows.submitting(batch)
         try:
             created = await client.create_submission(_refs(batch), simulation_delay=delay)
         except TransportError as exc:
-            if exc.ambiguous and not all(_ambiguous(job) for job in batch):
+            if exc.ambiguous and not all(job.create_ambiguous for job in batch):
                 for job in batch:
-                    job.extra[AMBIGUOUS] = True
+                    job.create_ambiguous = True
                 await self.submit(batch)
             else:
                 await self._fail_all(batch, exc)
@@ -105,7 +81,7 @@ class Submitter:
                 half = len(batch) // 2
                 await self.submit(batch[:half])
                 await self.submit(batch[half:])
-            elif _ambiguous(batch[0]) and exc.code == "already_submitted":
+            elif batch[0].create_ambiguous and exc.code == "already_submitted":
                 await self._fail_all(batch, _unconfirmed(exc))
             else:
                 await self._report.send(batch[0].fail("submit", exc))
@@ -136,7 +112,7 @@ class Submitter:
             job.version_group_id = asset.version_group_id
             job.version_number = asset.version_number
             jobs[asset.asset_id] = job
-        self._ctx.journal.submitted(batch)
+        self._ctx.journal.rows.submitted(batch)
         await self._tickets.send(
             Ticket(created.submission_id, jobs, created_at=self._ctx.clock.now())
         )

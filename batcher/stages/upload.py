@@ -35,5 +35,5 @@ async def upload_worker(
             if job.upload_method == "presigned":
                 # A crash before submission then skips re-sending a large file. A direct
                 # file (<= 10 MB) is cheaper to send again than to journal every time.
-                ctx.journal.uploaded(job)
+                ctx.journal.rows.uploaded(job)
             await uploaded.send(job)

@@ -38,7 +38,7 @@ async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
     assert job.content_type is not None
     filename = job.upload_filename or upload_filename(job, ctx.run_id, ctx.settings.rerun)
     job.upload_filename = filename
-    ctx.journal.checked(job)  # the name must survive a crash: block ids derive from it
+    ctx.journal.rows.checked(job)  # the name must survive a crash: block ids derive from it
     sas = ApiSasSource(ctx.client, filename, job.content_type)
     local = LocalFile(path=job.path, size=job.size, mtime_ns=job.mtime_ns)
     stats = await ctx.uploader.upload(

@@ -63,7 +63,7 @@ async def main() -> None:
                         failures += 1
                         continue
                     if row_job.upload_method == "presigned":  # as stages/upload.py does
-                        ctx.journal.uploaded(row_job)
+                        ctx.journal.rows.uploaded(row_job)
 
             async with anyio.create_task_group() as tg:
                 for _ in range(settings.upload_workers):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from batcher.config import PollSettings
+from batcher.outcome import Ticket
 from batcher.stages.poll import next_wait, note_progress, poll_interval
-from batcher.stages.submit import Ticket
 
 SETTINGS = PollSettings(initial=5, multiplier=1.5, max_interval=60, min_interval=1)
 

@@ -1,0 +1,121 @@
+"""The journal's storage: one SQLite database (WAL), its schema, its meta table, and commits.
+
+WAL with ``synchronous=NORMAL``: a committed transaction survives the process being killed
+at any moment (``kill -9``); only an OS crash or power cut may lose the last transactions,
+which the next run then redoes (uploads are idempotent; see ``stages/submit.py`` for the
+one step that is not).
+
+Writes of finished rows are *deferred* (committed in bursts, see ``rows.RowStates.reported``);
+every other write commits the deferred ones first, so states land in the order they happened.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from batcher.errors import UsageError
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rows (
+    row INTEGER PRIMARY KEY,
+    path_text TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER,
+    state TEXT NOT NULL,
+    upload_method TEXT, upload_filename TEXT, content_type TEXT, blob_path TEXT,
+    submission_id TEXT, asset_id TEXT, version_group_id TEXT, version_number INTEGER,
+    asset_retries INTEGER NOT NULL DEFAULT 0,
+    line TEXT
+);
+CREATE TABLE IF NOT EXISTS blocks (
+    key TEXT NOT NULL, block_id TEXT NOT NULL, size INTEGER NOT NULL,
+    PRIMARY KEY (key, block_id)
+) WITHOUT ROWID;
+"""
+
+
+class JournalStore:
+    """The connection and its transactions. ``now`` is the monotonic clock deferred commits
+    are timed with (the run's clock, so tests can drive it)."""
+
+    def __init__(self, path: Path, *, fresh: bool, now: Callable[[], float]) -> None:
+        self.path = path
+        self.now = now
+        if fresh:
+            self._delete()
+        existed = path.exists()
+        self.db = self._connect()
+        if existed and not fresh and self.meta("completed") == "1":
+            # The last run over this report ended: this is the next sweep, not a resume.
+            self.db.close()
+            self._delete()
+            existed = False
+            self.db = self._connect()
+        version = self.meta("schema")
+        if existed and version not in (None, SCHEMA_VERSION):
+            raise UsageError(f"{path} is a journal of another batcher version; use --fresh")
+        self.set_meta("schema", SCHEMA_VERSION)
+        run_id = self.meta("run_id")
+        self.resumed = run_id is not None and self.count_rows() > 0
+        if run_id is None:
+            run_id = uuid.uuid4().hex
+            self.set_meta("run_id", run_id)
+        self.run_id: str = run_id
+
+    def _delete(self) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot open the journal {self.path}: {exc}") from None
+        return db
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.commit()
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def count_rows(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM rows").fetchone()[0])
+
+    def begin_deferred(self) -> bool:
+        """Open the deferred transaction if none is open; True if this call opened it."""
+        if self.db.in_transaction:
+            return False
+        self.db.execute("BEGIN")
+        return True
+
+    def commit(self) -> None:
+        """Make deferred writes durable (done before every other write and on close)."""
+        if self.db.in_transaction:
+            self.db.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One commit for several writes, after the deferred ones."""
+        self.commit()
+        self.db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.commit()
+        self.db.close()
