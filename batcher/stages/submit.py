@@ -24,7 +24,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from batcher.api.models import AssetRef, SubmissionCreated
 from batcher.context import RunContext
-from batcher.errors import ApiError, RowError, TransportError
+from batcher.errors import AlreadySubmittedError, ApiError, RowError, TransportError
 from batcher.logs import event
 from batcher.outcome import ReportLine, RowJob, Ticket
 
@@ -81,7 +81,7 @@ class Submitter:
                 half = len(batch) // 2
                 await self.submit(batch[:half])
                 await self.submit(batch[half:])
-            elif batch[0].create_ambiguous and exc.code == "already_submitted":
+            elif batch[0].create_ambiguous and isinstance(exc, AlreadySubmittedError):
                 await self._fail_all(batch, _unconfirmed(exc))
             else:
                 await self._report.send(batch[0].fail("submit", exc))
@@ -138,7 +138,7 @@ async def batch_stage(
             job: RowJob | None = None
             ended = False
             if batch:
-                with anyio.move_on_after(max(0.0, first_at + linger - ctx.clock.now())):
+                async with ctx.clock.move_on_after(max(0.0, first_at + linger - ctx.clock.now())):
                     try:
                         job = await uploaded.receive()
                     except anyio.EndOfStream:
