@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -20,7 +20,7 @@ from batcher.sandbox.auth import authenticate
 from batcher.sandbox.blob_common import blob_path_of, endpoint_name
 from batcher.sandbox.blobs import BlobStore
 from batcher.sandbox.bodies import PRINCIPAL
-from batcher.sandbox.config import API_ENDPOINTS, SandboxConfig
+from batcher.sandbox.config import API_ENDPOINTS, BucketName, RateLimit, SandboxConfig
 from batcher.sandbox.context import CONTEXT, AppContext, context
 from batcher.sandbox.errors import ApiError, BlobError
 from batcher.sandbox.faults import (
@@ -30,6 +30,7 @@ from batcher.sandbox.faults import (
     blob_error_for,
     drop_connection,
 )
+from batcher.sandbox.link import Link
 from batcher.sandbox.ratelimit import RateLimiter
 from batcher.sandbox.routes_blob import handle_blob
 from batcher.sandbox.routes_submissions import (
@@ -59,7 +60,7 @@ def _unmatched(exc: web.HTTPException) -> web.Response:
 async def _drain(request: web.Request, ctx: AppContext, blob_path: str) -> None:
     """Read a faulted blob body like Azure would, so byte counters see every re-sent byte."""
     stats = ctx.state.blob(blob_path) if blob_path else None
-    async for chunk in request.content.iter_any():
+    async for chunk in ctx.link.paced(request.content.iter_any()):
         ctx.state.blob_bytes_received += len(chunk)
         if stats is not None:
             stats.bytes_received += len(chunk)
@@ -75,6 +76,7 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
     is_blob = request.match_info.route.name == "blob"
     endpoint = endpoint_name(request) if is_blob else str(request.match_info.route.name)
     ctx.state.requests[endpoint] += 1
+    ctx.state.bucket_requests["blob" if is_blob else API_ENDPOINTS[endpoint]] += 1
     latency = ctx.faults.latency(endpoint)
     if latency > 0:
         await anyio.sleep(latency)
@@ -130,12 +132,31 @@ def build_app(ctx: AppContext) -> web.Application:
 
 @dataclass(frozen=True)
 class Sandbox:
-    """A running sandbox: where it listens, what it has seen, and how it was configured."""
+    """A running sandbox: where it listens, what it has seen, and how it was configured.
+
+    ``config`` is what it started with; the knobs below change a running sandbox."""
 
     base_url: str  # e.g. "http://127.0.0.1:43123", no trailing slash
     state: SandboxState
     config: SandboxConfig
     storage_dir: Path
+    _ctx: AppContext = field(repr=False)
+
+    def rate_limit(self, bucket: BucketName) -> RateLimit | None:
+        """The limit in force for ``bucket`` now (None: unlimited)."""
+        return self._ctx.limiter.limit(bucket)
+
+    def set_rate_limit(self, bucket: BucketName, limit: RateLimit | None) -> None:
+        """Change ``bucket``'s limit from the next request on (None: unlimited)."""
+        self._ctx.limiter.set_limit(bucket, limit)
+
+    @property
+    def blob_bandwidth(self) -> float | None:
+        return self._ctx.link.bytes_per_second
+
+    def set_blob_bandwidth(self, bytes_per_second: float | None) -> None:
+        """Change the shared upload-body pace (None: unpaced)."""
+        self._ctx.link.set_rate(bytes_per_second)
 
 
 def _url_host(host: str) -> str:
@@ -179,6 +200,7 @@ async def running_sandbox(
         sas_secret=secrets.token_bytes(32),
         faults=FaultInjector(config, state),
         limiter=RateLimiter(config, state, clock or time.time),
+        link=Link(config.blob_bandwidth_bytes_per_s),
     )
     app = build_app(ctx)
     # Short shutdown: in-flight requests get a second, then cleanup must not hang a test.
@@ -194,7 +216,7 @@ async def running_sandbox(
         await site.start()
         bound_port = runner.addresses[0][1]
         ctx.base_url = f"http://{_url_host(host)}:{bound_port}"
-        yield Sandbox(ctx.base_url, state, config, root)
+        yield Sandbox(ctx.base_url, state, config, root, ctx)
     finally:
         with anyio.CancelScope(shield=True):
             await runner.cleanup()

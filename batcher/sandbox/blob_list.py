@@ -78,7 +78,7 @@ async def put_block_list(
     require_write(permissions, ctx.store.get(blob_path))
     require_length(request, _MAX_BLOCK_LIST_BODY)
     expected_md5 = content_md5(request)
-    body = await request.read()
+    body = await ctx.link.read_all(request.content.iter_any())
     if expected_md5 is not None and expected_md5 != hashlib.md5(body).digest():
         raise md5_mismatch()
     entries = parse_block_list(body)

@@ -11,6 +11,7 @@ from aiohttp import web
 from batcher.sandbox.blobs import BlobStore
 from batcher.sandbox.config import SandboxConfig
 from batcher.sandbox.faults import FaultInjector
+from batcher.sandbox.link import Link
 from batcher.sandbox.ratelimit import RateLimiter
 from batcher.sandbox.state import SandboxState
 
@@ -24,6 +25,7 @@ class AppContext:
     sas_secret: bytes
     faults: FaultInjector
     limiter: RateLimiter
+    link: Link  # paces upload bodies (blob_bandwidth_bytes_per_s)
     base_url: str = ""  # set once the socket is bound (the port may be chosen by the OS)
 
 

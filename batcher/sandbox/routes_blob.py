@@ -91,7 +91,7 @@ async def put_blob(
     require_length(request, ctx.config.blob_max_put_blob_bytes)
     expected_md5 = content_md5(request)
     received = await ctx.store.receive(
-        request.content.iter_any(), _counter(ctx, blob_path), with_sha256=True
+        ctx.link.paced(request.content.iter_any()), _counter(ctx, blob_path), with_sha256=True
     )
     assert received is not None and received.sha256 is not None
     if expected_md5 is not None and expected_md5 != received.md5:
@@ -169,7 +169,7 @@ async def put_block(
     expected_md5 = content_md5(request)
     _check_block_id_length(ctx, blob_path, block_id)
     received = await ctx.store.receive(
-        request.content.iter_any(), _counter(ctx, blob_path), block_id=block_id
+        ctx.link.paced(request.content.iter_any()), _counter(ctx, blob_path), block_id=block_id
     )
     assert received is not None
     if expected_md5 is not None and expected_md5 != received.md5:

@@ -13,6 +13,7 @@ from batcher.sandbox.bodies import json_body, parse_model, principal
 from batcher.sandbox.config import ALLOWED_CONTENT_TYPES
 from batcher.sandbox.context import AppContext, context
 from batcher.sandbox.errors import ApiError, validation_error
+from batcher.sandbox.link import Link
 from batcher.sandbox.sas import iso_z, make_upload_url
 from batcher.sandbox.state import IssuedPath
 
@@ -66,8 +67,9 @@ async def upload_url(request: web.Request) -> web.Response:
     )
 
 
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _part_chunks(part: BodyPartReader, link: Link) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(_CHUNK):
+        await link.take(len(chunk))
         yield chunk
 
 
@@ -119,7 +121,7 @@ async def direct_upload(request: web.Request) -> web.Response:
         ctx.state.blob_bytes_received += n
 
     received = await ctx.store.receive(
-        _part_chunks(part), count, with_sha256=True, limit=ctx.config.direct_max_bytes
+        _part_chunks(part, ctx.link), count, with_sha256=True, limit=ctx.config.direct_max_bytes
     )
     if received is None:
         raise ApiError(

@@ -107,6 +107,8 @@ class SandboxState:
     submitted_content_hashes: Counter[str] = field(default_factory=Counter)  # sha256 hex
     rate_limit_violations: list[RateLimitViolation] = field(default_factory=list)
     rate_limited: Counter[str] = field(default_factory=Counter)  # bucket → 429s sent
+    # bucket (or "blob" for the blob endpoints) → requests seen, 429s and errors included
+    bucket_requests: Counter[str] = field(default_factory=Counter)
     faults_injected: int = 0  # total faults injected
     fault_counts: Counter[str] = field(default_factory=Counter)  # "endpoint:kind" → count
     version_groups: dict[str, int] = field(default_factory=dict)  # group id → highest version
