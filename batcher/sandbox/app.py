@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import ssl
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +31,15 @@ from batcher.sandbox.faults import (
     blob_error_for,
     drop_connection,
 )
+from batcher.sandbox.journal import Journal
 from batcher.sandbox.link import Link
+from batcher.sandbox.persist import (
+    read_records,
+    referenced_files,
+    remove_orphans,
+    replay,
+    sas_secret,
+)
 from batcher.sandbox.ratelimit import RateLimiter
 from batcher.sandbox.routes_blob import handle_blob
 from batcher.sandbox.routes_submissions import (
@@ -41,8 +50,18 @@ from batcher.sandbox.routes_submissions import (
     retry_asset,
 )
 from batcher.sandbox.routes_uploads import direct_upload, upload_url
+from batcher.sandbox.routes_webhooks import (
+    create_subscription,
+    delete_subscription,
+    fire_events,
+    get_subscription,
+    list_deliveries,
+    list_subscriptions,
+    update_subscription,
+)
 from batcher.sandbox.sas import BLOB_PREFIX
 from batcher.sandbox.state import SandboxState
+from batcher.sandbox.webhook_delivery import WebhookDispatcher
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _API = "/api/integrations"
@@ -124,6 +143,15 @@ def build_app(ctx: AppContext) -> web.Application:
     r.add_get(asset, get_asset, name="get_asset", allow_head=False)
     r.add_get(f"{asset}/issues", get_issues, name="get_issues", allow_head=False)
     r.add_post(f"{asset}/retry", retry_asset, name="retry_asset")
+    subs = f"{_API}/webhooks/subscriptions"
+    r.add_post(subs, create_subscription, name="create_subscription")
+    r.add_get(subs, list_subscriptions, name="list_subscriptions", allow_head=False)
+    one = f"{subs}/{{subscription_id}}"
+    r.add_get(one, get_subscription, name="get_subscription", allow_head=False)
+    r.add_patch(one, update_subscription, name="update_subscription")
+    r.add_delete(one, delete_subscription, name="delete_subscription")
+    r.add_get(f"{one}/deliveries", list_deliveries, name="list_deliveries", allow_head=False)
+    r.add_post(f"{_API}/sandbox/events/fire", fire_events, name="fire_events")
     blob = r.add_resource(BLOB_PREFIX + "{blob:.+}", name="blob")
     for method in ("PUT", "GET", "HEAD"):
         blob.add_route(method, handle_blob)
@@ -167,6 +195,71 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _storage(config: SandboxConfig) -> tuple[Path, tempfile.TemporaryDirectory[str] | None]:
+    if config.state_dir is not None:
+        return Path(config.state_dir) / "blobs", None
+    if config.storage_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="mm-sandbox-")
+        return Path(tmp.name), tmp
+    return Path(config.storage_dir), None
+
+
+def _webhook_ssl(config: SandboxConfig, given: ssl.SSLContext | None) -> ssl.SSLContext | None:
+    if given is not None:
+        return given
+    if config.webhook_ca_file is not None:
+        return ssl.create_default_context(cafile=str(config.webhook_ca_file))
+    return None  # the system's trust store
+
+
+async def _restore(ctx: AppContext, state_dir: Path) -> None:
+    """Reload what a previous sandbox on ``state_dir`` made durable."""
+    records = await anyio.to_thread.run_sync(read_records, state_dir)
+    replayed = replay(records, ctx.state, ctx.store, ctx.store.root)
+    await anyio.to_thread.run_sync(remove_orphans, ctx.store.root, referenced_files(ctx.store))
+    for sub in ctx.state.submissions.values():
+        for asset in sub.assets:
+            if (asset.asset_id, len(asset.attempts) - 1) not in replayed.dispatched:
+                ctx.webhooks.schedule(sub, asset)
+
+
+async def _context(
+    config: SandboxConfig, clock: Callable[[], float], webhook_ssl: ssl.SSLContext | None
+) -> tuple[AppContext, tempfile.TemporaryDirectory[str] | None]:
+    root, tmp = _storage(config)
+    await anyio.to_thread.run_sync(lambda: root.mkdir(parents=True, exist_ok=True))
+    state = SandboxState()
+    state_dir = config.state_dir
+    journal = await Journal.open(Path(state_dir), root) if state_dir is not None else Journal()
+    store = BlobStore(
+        root,
+        durable=journal.enabled,
+        record_blob=journal.blob,
+        record_block=journal.block,
+    )
+    if state_dir is not None:
+        sas = await anyio.to_thread.run_sync(sas_secret, Path(state_dir))
+    else:
+        sas = secrets.token_bytes(32)
+    webhooks = WebhookDispatcher(config, state, clock, _webhook_ssl(config, webhook_ssl))
+    webhooks.on_dispatched = journal.dispatched
+    ctx = AppContext(
+        config=config,
+        state=state,
+        store=store,
+        clock=clock,
+        sas_secret=sas,
+        faults=FaultInjector(config, state),
+        limiter=RateLimiter(config, state, clock),
+        link=Link(config.blob_bandwidth_bytes_per_s),
+        journal=journal,
+        webhooks=webhooks,
+    )
+    if state_dir is not None:
+        await _restore(ctx, Path(state_dir))
+    return ctx, tmp
+
+
 @asynccontextmanager
 async def running_sandbox(
     config: SandboxConfig | None = None,
@@ -175,33 +268,20 @@ async def running_sandbox(
     *,
     clock: Callable[[], float] | None = None,
     access_log_class: type[AbstractAccessLogger] | None = None,
+    webhook_ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Sandbox]:
     """Serve the sandbox on ``host:port`` (0 = any free port) until the block exits.
 
     ``clock`` returns wall-clock seconds since the epoch (default ``time.time``); it drives
     SAS expiry, processing progress and rate limits, so tests can step time instead of
-    sleeping.
+    sleeping. ``webhook_ssl_context`` is what webhook deliveries trust (default: the
+    config's ``webhook_ca_file``, else the system's CAs).
+
+    With ``config.state_dir`` the blobs and records stay on disk at exit (and are reloaded by
+    the next sandbox on that directory); otherwise everything is removed.
     """
     config = config or SandboxConfig()
-    tmp: tempfile.TemporaryDirectory[str] | None = None
-    if config.storage_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix="mm-sandbox-")
-        root = Path(tmp.name)
-    else:
-        root = Path(config.storage_dir)
-        root.mkdir(parents=True, exist_ok=True)
-    state = SandboxState()
-    store = BlobStore(root)
-    ctx = AppContext(
-        config=config,
-        state=state,
-        store=store,
-        clock=clock or time.time,
-        sas_secret=secrets.token_bytes(32),
-        faults=FaultInjector(config, state),
-        limiter=RateLimiter(config, state, clock or time.time),
-        link=Link(config.blob_bandwidth_bytes_per_s),
-    )
+    ctx, tmp = await _context(config, clock or time.time, webhook_ssl_context)
     app = build_app(ctx)
     # Short shutdown: in-flight requests get a second, then cleanup must not hang a test.
     if access_log_class is None:
@@ -210,16 +290,30 @@ async def running_sandbox(
         runner = web.AppRunner(
             app, handle_signals=False, shutdown_timeout=1.0, access_log_class=access_log_class
         )
+    error: Exception | None = None
     try:
-        await runner.setup()
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_port = runner.addresses[0][1]
-        ctx.base_url = f"http://{_url_host(host)}:{bound_port}"
-        yield Sandbox(ctx.base_url, state, config, root, ctx)
+        async with anyio.create_task_group() as tg:
+            await tg.start(ctx.webhooks.run)
+            try:
+                await runner.setup()
+                site = web.TCPSite(runner, host, port)
+                await site.start()
+                bound_port = runner.addresses[0][1]
+                ctx.base_url = f"http://{_url_host(host)}:{bound_port}"
+                yield Sandbox(ctx.base_url, ctx.state, config, ctx.store.root, ctx)
+            except Exception as exc:
+                # Re-raised below as itself, not wrapped in the task group's ExceptionGroup.
+                error = exc
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await runner.cleanup()
+                tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
     finally:
         with anyio.CancelScope(shield=True):
-            await runner.cleanup()
-            await store.remove_all()
+            await ctx.journal.close()
+            if config.state_dir is None:
+                await ctx.store.remove_all()
             if tmp is not None:
                 await anyio.to_thread.run_sync(tmp.cleanup)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_TEST_KEY = "sk_test_sandbox"
 # The workspace from the API reference's examples, so blob paths look like the docs'.
@@ -127,7 +127,7 @@ class SandboxConfig(BaseModel):
     category_max_bytes: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_MAX_BYTES)
     )
-    storage_dir: Path | None = None  # None: a TemporaryDirectory removed on exit
+    storage_dir: Path | None = None  # None: a TemporaryDirectory removed on exit (or state_dir)
 
     # --- Azure Blob service limits (configurable so tests can reach them cheaply) -----------
     blob_max_put_blob_bytes: int = 5000 * MiB
@@ -165,6 +165,12 @@ class SandboxConfig(BaseModel):
     # --- faults (key: endpoint name or "*") -----------------------------------------------
     seed: int = 0
     faults: dict[str, FaultSpec] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_home_for_blobs(self) -> SandboxConfig:
+        if self.state_dir is not None and self.storage_dir is not None:
+            raise ValueError("set state_dir or storage_dir, not both (state_dir keeps blobs too)")
+        return self
 
     def fault_for(self, endpoint: str) -> FaultSpec | None:
         """The most specific spec: the endpoint's, its group's (a bucket name, or "blob" for

@@ -99,9 +99,17 @@ async def put_blob(
         raise md5_mismatch()
     blob = ctx.store.entry(blob_path)
     async with blob.lock:
-        await ctx.store.replace(blob, [received.part], received.md5, received.sha256, ctx.clock())
-        blob.content_type = request.headers.get("x-ms-blob-content-type") or request.headers.get(
+        content_type = request.headers.get("x-ms-blob-content-type") or request.headers.get(
             "Content-Type"
+        )
+        await ctx.store.replace(
+            blob_path,
+            blob,
+            [received.part],
+            received.md5,
+            received.sha256,
+            ctx.clock(),
+            content_type,
         )
         _record_commit(ctx, blob_path, received.part.size, received.md5, received.sha256)
         headers = base_headers(request) | {
@@ -183,7 +191,7 @@ async def put_block(
         except BlobError:
             await ctx.store.discard(received)
             raise
-        await ctx.store.add_block(blob, received)
+        await ctx.store.add_block(blob_path, blob, received)
     headers = base_headers(request) | {
         "Content-MD5": b64(received.md5),
         "x-ms-request-server-encrypted": "true",

@@ -73,11 +73,13 @@ async def test_requests_are_counted_per_bucket() -> None:
         created = (await http.submit(path)).json()
         await http.status(created["submissionId"])
         await http.request("GET", MISSING)
+        await http.request("GET", f"{API}/webhooks/subscriptions")
     assert sb.state.bucket_requests == {
         "upload": 1,
         "blob": 1,
         "submission_write": 1,
         "submission_read": 2,
+        "webhook_read": 1,
     }
 
 
