@@ -3,6 +3,14 @@
 Prints one line with the base URL. Any key starting ``sk_test_`` is accepted; no key is
 ever printed. The access log (``--access-log``) goes through ``batcher.redact`` so SAS
 signatures and keys never reach the terminal.
+
+Knobs: per-bucket rate limits (--rate-limit upload=25 --rate-limit submission_read=10:5
+--retry-after 5), latency (--latency 0.05, --latency submission_read=0.2), one shared
+upload link (--blob-bandwidth 25 for 25 MB/s), 5xx and dropped connections (--fault-rate,
+--drop-rate, --seed), webhook delivery faults (--webhook-loss, --webhook-duplicate) and the
+CA trusted for HTTPS receivers (--webhook-ca-file). With --state-dir the sandbox keeps its
+submissions, blobs and subscriptions on disk, so a restart (even after SIGKILL) resumes
+them. docs/sandbox.md describes every knob and decision.
 """
 
 from __future__ import annotations
