@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from batcher.errors import UsageError
 
@@ -95,8 +95,7 @@ def marked_bytes(text: str) -> str | None:
     return shown("".join(found[:8])) if found else None
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):  # a tuple: one is made per physical line
     number: int
     """1-based physical line of the file."""
     text: str

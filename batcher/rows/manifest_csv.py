@@ -7,11 +7,12 @@
   ``MAX_COLUMNS`` columns, or a header with bad bytes or an open quote is refused up front.
 * Records: a quoted value may span lines (RFC 4180). An unbalanced quote would otherwise
   swallow every line up to the next quote, so a value that spans lines is taken as an
-  unbalanced quote when the quote never closes before the end of the file, spans more
-  than ``MAX_RECORD_LINES`` lines, or one of its continuation lines on its own parses as a
-  row with the header's number of fields. Then the row of its first line is a ``bad_row``
-  error naming the lines, and the swallowed lines are read again as rows of their own, with
-  the row numbers they would have had: every data line ends as exactly one row.
+  unbalanced quote when the quote never closes before the end of the file, spans more than
+  ``MAX_RECORD_LINES`` lines or ``MAX_RECORD_CHARS`` characters, or one of its continuation
+  lines on its own parses as a row with the header's number of fields. Then the row of its
+  first line is a ``bad_row`` error naming the lines, and the swallowed lines are read
+  again as rows of their own, with the row numbers they would have had: every data line
+  ends as exactly one row.
 * A line with no values at all (blank, or only delimiters and spaces) is not a row.
 """
 
@@ -23,12 +24,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from batcher.errors import InputError, UsageError
-from batcher.rows.encoding import Line, LineSource, marked_bytes, shown
+from batcher.rows.encoding import SURROGATE, Line, LineSource, marked_bytes, shown
 from batcher.rows.record import KNOWN, REQUIRED, ManifestRow, error_row, make_row, where
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_COLUMNS = 1000
 MAX_RECORD_LINES = 1000
+MAX_RECORD_CHARS = 1024 * 1024
+"""A quoted value spanning more than this is taken as an unbalanced quote (bounded memory)."""
 _QUOTE = '"'
 _PLURAL = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "pipes"}
 
@@ -150,15 +153,22 @@ class _Rows:
         span = [first]
         swallowed = False
         open_ = True
+        size = len(first.text)
+        capped = False
         for line in self.lines:
             if line.too_long:
                 self.lines.push_back([line])
+                capped = True
                 break
             span.append(line)
+            size += len(line.text)
             if len(_fields(line.text, self.delimiter)) == len(self.fields):
                 swallowed = True
             open_ = _ends_open(line.text, self.delimiter, open_=True)
-            if not open_ or len(span) > MAX_RECORD_LINES:
+            if not open_:
+                break
+            if len(span) > MAX_RECORD_LINES or size > MAX_RECORD_CHARS:
+                capped = True
                 break
         if not open_ and not swallowed:
             yield from self._record(span)
@@ -168,7 +178,8 @@ class _Rows:
             reason = f"an unbalanced quote on line {first.number} is never closed"
         elif open_:
             reason = (
-                f"an unbalanced quote starting on line {first.number} is never closed; it "
+                f"an unbalanced quote starting on line {first.number} is "
+                f"{'not closed in time' if capped else 'never closed'}; it "
                 f"would swallow {where(rest[0].number, rest[-1].number)}"
             )
         else:
@@ -177,17 +188,21 @@ class _Rows:
                 f"{where(rest[0].number, rest[-1].number)}"
             )
         if rest:
-            reason += "; they are read as rows of their own"
+            more = len(rest) > 1
+            reason += "; they are read as rows" if more else "; it is read as a row"
+            reason += " of their own" if more else " of its own"
         self.lines.push_back(rest)
         values = [v.rstrip("\r\n") for v in _fields(first.text, self.delimiter)]
-        row = self._build(values, first.number, first.number)
+        row = self._build(
+            values, first.number, first.number, SURROGATE.search(first.text) is not None
+        )
         yield ManifestRow(
             row.row,
             row.path_text,
             row.content_type,
             row.previous_submission_id,
             row.columns,
-            row.problem or InputError(reason, code="bad_row"),
+            InputError(reason, code="bad_row"),  # the likely cause of anything else wrong
         )
 
     def _record(self, span: list[Line]) -> Iterator[ManifestRow]:
@@ -203,16 +218,19 @@ class _Rows:
             head = span[0].text[:200].split(self.delimiter, 1)[0]
             yield error_row(self._next_n(), problem, head)
             return
-        values = [v for record in records for v in record]
+        values = records[0] if len(records) == 1 else [v for r in records for v in r]
         if all(not v.strip() for v in values):
             return  # only delimiters: not a row
-        yield self._build(values, lo, hi)
+        suspect = any(SURROGATE.search(x.text) for x in span)
+        yield self._build(values, lo, hi, suspect)
 
-    def _build(self, values: list[str], lo: int, hi: int) -> ManifestRow:
+    def _build(self, values: list[str], lo: int, hi: int, suspect: bool) -> ManifestRow:
         extra = len(values) - len(self.fields)
         record: dict[str, str | None] = dict(zip(self.fields, values, strict=False))
         record.update({f: None for f in self.fields[len(values) :]})
-        row = make_row(self._next_n(), record, where=where(lo, hi), codec=self.codec)
+        row = make_row(
+            self._next_n(), record, where=where(lo, hi), codec=self.codec, suspect=suspect
+        )
         if extra > 0 and row.problem is None:
             sep = _PLURAL[self.delimiter]
             problem = InputError(

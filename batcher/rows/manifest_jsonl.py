@@ -8,12 +8,16 @@ given twice in one object (``json`` would silently keep the last), or not an obj
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from batcher.errors import InputError
 from batcher.rows.encoding import LineSource, marked_bytes, shown
 from batcher.rows.record import ManifestRow, error_row, make_row
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+"""What a lone surrogate looks like in JSON text (the line's raw bytes were clean)."""
 
 
 class _DuplicateKey(ValueError):
@@ -66,4 +70,5 @@ def jsonl_rows(lines: LineSource, codec: str) -> Iterator[ManifestRow]:
         if reason is not None:
             yield error_row(n, InputError(f"{at}: {reason}", code="bad_json"))
             continue
-        yield make_row(n, record, where=at, codec=codec)
+        suspect = _SURROGATE_ESCAPE.search(line.text) is not None
+        yield make_row(n, record, where=at, codec=codec, suspect=suspect)

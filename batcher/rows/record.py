@@ -72,19 +72,23 @@ def _surrogates_in(value: Any) -> str | None:
 
 
 def _text(value: Any) -> str | None:
-    if value is None:
+    if not isinstance(value, str):
         return None
-    text = str(value).strip()
-    return text or None
+    return value.strip() or None
 
 
-def make_row(n: int, record: dict[str, Any], *, where: str, codec: str) -> ManifestRow:
-    """``record``: column → value; ``where``: "line 3" or "lines 3-5", for messages."""
+def make_row(
+    n: int, record: dict[str, Any], *, where: str, codec: str, suspect: bool
+) -> ManifestRow:
+    """``record``: column → value; ``where``: "line 3" or "lines 3-5", for messages;
+    ``suspect``: the raw text may hold surrogates (the deep search costs, so it is skipped
+    when the caller's one search over the raw text found none)."""
     problem: InputError | None = None
-    wrong = [k for k in KNOWN if record.get(k) is not None and not isinstance(record[k], str)]
-    if wrong:
-        problem = InputError(f"{where}: {wrong[0]!r} must be text", code="bad_row")
-    lone = _surrogates_in(record)
+    for k in KNOWN:
+        if record.get(k) is not None and not isinstance(record[k], str):
+            problem = InputError(f"{where}: {k!r} must be text", code="bad_row")
+            break
+    lone = _surrogates_in(record) if suspect else None
     if lone is not None:
         raw = marked_bytes(lone)
         reason = (
@@ -95,9 +99,7 @@ def make_row(n: int, record: dict[str, Any], *, where: str, codec: str) -> Manif
         )
         problem = problem or InputError(reason, code="bad_encoding")
         record = _clean(record)
-    known = {k: _text(record.get(k)) if isinstance(record.get(k), str) else None for k in KNOWN}
-    columns = {k: v for k, v in record.items() if k not in KNOWN}
-    path_text = known["path"] or ""
+    path_text = _text(record.get("path")) or ""
     if problem is None and _CONTROL.search(path_text):
         problem = InputError(
             f"{where}: the path has a control character: {shown(path_text)}", code="bad_path"
@@ -109,9 +111,9 @@ def make_row(n: int, record: dict[str, Any], *, where: str, codec: str) -> Manif
     return ManifestRow(
         row=n,
         path_text=path_text,
-        content_type=known["content_type"],
-        previous_submission_id=known["previous_submission_id"],
-        columns=columns,
+        content_type=_text(record.get("content_type")),
+        previous_submission_id=_text(record.get("previous_submission_id")),
+        columns={k: v for k, v in record.items() if k not in KNOWN},
         problem=problem,
     )
 

@@ -29,7 +29,9 @@ def _media(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.png")
 
 
-async def _run(make_sandbox: MakeSandbox, tmp_path: Path, manifest: Path) -> list[dict[str, object]]:
+async def _run(
+    make_sandbox: MakeSandbox, tmp_path: Path, manifest: Path
+) -> list[dict[str, object]]:
     async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
         settings = fast_settings(sb.base_url, tmp_path)
         summary = await run_batch(manifest, settings, view=QuietView())
@@ -72,7 +74,7 @@ async def test_a_hostile_csv_loses_no_row_and_the_good_ones_finish(
     assert [line["row"] for line in lines] == list(range(1, 14))
     assert [_outcome(line) for line in lines] == [
         "complete",
-        "bad_path",
+        "bad_row",  # the open quote is named, rather than the NUL
         "complete",
         "complete",
         "field_too_large",
@@ -126,7 +128,9 @@ async def test_manifests_from_other_tools_run(make_sandbox: MakeSandbox, tmp_pat
     semi = tmp_path / "europe.csv"
     semi.write_bytes(b"path;campagne\ngood2.pdf;x\n")
     latin = tmp_path / "latin.csv"
-    latin.write_bytes("path,campagne\ngood3.png,\u00e9t\u00e9\ngood4.png,caf\u00e9\n".encode("latin-1"))
+    latin.write_bytes(
+        "path,campagne\ngood3.png,\u00e9t\u00e9\ngood4.png,caf\u00e9\n".encode("latin-1")
+    )
     async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
         for i, manifest in enumerate((utf16, semi, latin)):
             settings = fast_settings(
@@ -177,7 +181,9 @@ def test_the_dry_run_survives_the_same_rows(
     manifest = tmp_path / "m.jsonl"
     manifest.write_bytes(
         b'{"path": "nul\\u0000.png"}\n{"path": "x\\ud800.png"}\n'
-        + b'{"path": "' + b"d/" * 2500 + b'a.png"}\n{"path": "good1.png"}\n'
+        + b'{"path": "'
+        + b"d/" * 2500
+        + b'a.png"}\n{"path": "good1.png"}\n'
     )
     summary = tmp_path / "plan.json"
     assert main([str(manifest), "--dry-run", "--summary-json", str(summary)]) == 1

@@ -286,3 +286,12 @@ def test_prescan_counts_what_the_reader_yields(tmp_path: Path) -> None:
     totals = Totals()
     prescan(m, tmp_path, totals, threading.Event())
     assert totals.rows == len(list(read_manifest(m))) == 4
+
+
+def test_a_quoted_value_cannot_grow_without_bound(tmp_path: Path) -> None:
+    data = b'path,note\na.mp4,"' + b"w\n" * 1500 + b'"\nb.mp4,x\n'
+    rows = list(read_manifest(_write(tmp_path, "m.csv", data)))
+    assert len(rows) == len(data.splitlines()) - 1  # every data line is a row
+    assert rows[0].problem is not None and "not closed in time" in rows[0].problem.message
+    assert rows[-2].problem is not None and rows[-2].problem.code == "bad_row"
+    assert rows[-1].path_text == "b.mp4" and rows[-1].problem is None
