@@ -191,6 +191,10 @@ class LineSource:
         self._number = 0
         self._back: deque[Line] = deque()
 
+    def close(self) -> None:
+        """Closes the file too."""
+        self._text.close()
+
     def push_back(self, lines: list[Line]) -> None:
         self._back.extendleft(reversed(lines))
 

@@ -11,7 +11,7 @@ How bytes become text: ``encoding.py``. CSV dialects and unbalanced quotes:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -26,18 +26,27 @@ __all__ = ["JSONL_SUFFIXES", "KNOWN", "REQUIRED", "ManifestRow", "read_manifest"
 JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
 
-def _rows(source: Path, fh: IO[bytes], encoding: str | None) -> Iterator[ManifestRow]:
-    with fh:
-        decoding = choose(fh.read(4), encoding)
-        if decoding.judge_utf8:
-            fh.seek(0)
-            judge_utf8(fh, source)
-        fh.seek(decoding.skip)
-        lines = LineSource(fh, decoding.codec)
+def _rows(source: Path, fh: IO[bytes], encoding: str | None, judge: bool) -> Generator[ManifestRow]:
+    decoding = choose(fh.read(4), encoding)
+    if decoding.judge_utf8 and judge:
+        fh.seek(0)
+        judge_utf8(fh, source)
+    fh.seek(decoding.skip)
+    lines = LineSource(fh, decoding.codec)
+    try:
         if source.suffix.lower() in JSONL_SUFFIXES:
             yield from jsonl_rows(lines, decoding.codec)
         else:
             yield from csv_rows(source, lines, decoding.codec)
+    finally:
+        lines.close()
+
+
+def _open(source: Path) -> IO[bytes]:
+    try:
+        return source.open("rb")
+    except OSError as exc:
+        raise UsageError(f"cannot read manifest {source}: {exc.strerror}") from None
 
 
 def read_manifest(source: Path, *, encoding: str | None = None) -> Iterator[ManifestRow]:
@@ -46,16 +55,21 @@ def read_manifest(source: Path, *, encoding: str | None = None) -> Iterator[Mani
     ``encoding``: a codec name, or None / "auto" (byte-order mark, else UTF-8)."""
     if not source.is_file():
         raise UsageError(f"manifest not found or not a file: {source}")
-    try:
-        reader = _rows(source, source.open("rb"), encoding)
-        first = next(reader, None)
-    except OSError as exc:
-        raise UsageError(f"cannot read manifest {source}: {exc.strerror}") from None
+    # Checked here, read again when iterated: an iterator that is never used (the run
+    # stopped before reading) then holds no open file.
+    with _open(source) as fh:
+        check = _rows(source, fh, encoding, judge=True)
+        try:
+            first = next(check, None)
+        except OSError as exc:
+            raise UsageError(f"cannot read manifest {source}: {exc.strerror}") from None
+        finally:
+            check.close()
     if first is None:
         raise UsageError(f"{source}: the manifest has no data rows")
-    return _chain(first, reader)
+    return _lazily(source, encoding)
 
 
-def _chain(first: ManifestRow, rest: Iterator[ManifestRow]) -> Iterator[ManifestRow]:
-    yield first
-    yield from rest
+def _lazily(source: Path, encoding: str | None) -> Iterator[ManifestRow]:
+    with _open(source) as fh:
+        yield from _rows(source, fh, encoding, judge=False)
