@@ -94,7 +94,21 @@ class Settings(BaseModel):
     """Ignore (delete) the journal of an earlier run and start afresh."""
 
     rerun: Literal["fresh", "skip"] = "fresh"
+    manifest_encoding: str = "auto"
+    """``auto`` (byte-order mark, else UTF-8) or a codec name, e.g. ``latin-1``."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
+
+    @field_validator("manifest_encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}") from None
+        return value
 
     @field_validator("base_url")
     @classmethod

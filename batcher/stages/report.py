@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -16,6 +16,7 @@ from batcher.errors import ReportWriteError
 from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
+from batcher.rows.encoding import without_surrogates
 from batcher.rows.rowset import RowBitmap
 from batcher.state.journal import Journal
 
@@ -62,7 +63,7 @@ class ReportWriter:
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
-        text = line.to_json()
+        line, text = _serialisable(line)
         if self.journal is not None and not provisional(line):
             self.journal.rows.reported(line, text)
         self._write(text)
@@ -98,6 +99,27 @@ class ReportWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError):  # a failed flush was already a ReportWriteError
             self._fh.close()
+
+
+def _serialisable(line: ReportLine) -> tuple[ReportLine, str]:
+    """The line and its JSON. Text that cannot be UTF-8 (a lone surrogate from a manifest or
+    an answer) must not cost the row its line: it is written with such characters escaped,
+    and the journal and log get the same escaped line."""
+    try:
+        return line, line.to_json()
+    except (ValueError, UnicodeError):  # pydantic's serialisation error is a ValueError
+        clean = ReportLine.model_validate(_escape(line.model_dump()))
+        return clean, clean.to_json()
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, dict):
+        return {without_surrogates(str(k)): _escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v) for v in value]
+    return value
 
 
 async def report_stage(writer: ReportWriter, lines: MemoryObjectReceiveStream[ReportLine]) -> None:
