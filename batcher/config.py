@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from batcher.scale.shard import Shard
+
 DEFAULT_BASE_URL = "https://mm-midmarket-integrations-api-preview.azurewebsites.net"
 MiB = 1024 * 1024
 
@@ -94,6 +96,8 @@ class Settings(BaseModel):
     """Ignore (delete) the journal of an earlier run and start afresh."""
 
     rerun: Literal["fresh", "skip"] = "fresh"
+    shard: Shard | None = None
+    """``--shard K/N``: only the rows whose key hashes to K of N (``batcher.scale.shard``)."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 
     @field_validator("base_url")

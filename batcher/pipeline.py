@@ -34,9 +34,10 @@ from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.ratelimit import RateGates
+from batcher.ratelimit import RateGates, RequestGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
+from batcher.scale.shard import Shard, bind_journal
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
@@ -107,8 +108,12 @@ async def _run_watched(
             watch.view.close(final)
 
 
-def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
+def _rows(
+    manifest: Path, only: frozenset[int] | None, shard: Shard | None = None
+) -> Iterator[ManifestRow]:
     rows = read_manifest(manifest)
+    if shard is not None:
+        rows = shard.filter(rows)
     return rows if only is None else (row for row in rows if row.row in only)
 
 
@@ -143,6 +148,7 @@ async def run_batch(
     handle_signals: bool = False,
     view: ProgressView | None = None,
     only_rows: frozenset[int] | None = None,
+    gates: RequestGates | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
@@ -150,11 +156,13 @@ async def run_batch(
     ``Interrupted`` once every row has a line (unfinished ones say how to resume). A ``view``
     is shown live progress and each finished row. ``only_rows`` limits the run to those
     manifest rows (``batcher retry``); the others are neither read further nor reported.
+    ``settings.shard`` limits it to one shard's rows; ``gates`` (default: this process's
+    own) are the rate-limit gates, shared between the shards of a ``batcher ray`` run.
     """
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
-    rows = _rows(manifest, only_rows)
+    rows = _rows(manifest, only_rows, settings.shard)
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
@@ -170,10 +178,11 @@ async def run_batch(
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
     try:
+        bind_journal(journal.store, settings.shard)
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
         started = clock.now()
-        async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
+        async with _context(settings, clock, journal, _manifest_dir(manifest), gates) as ctx:
             shutdown = Shutdown(settings.shutdown_grace)
             ctx.stopping = shutdown.requested
             try:
@@ -185,10 +194,11 @@ async def run_batch(
                     raise
                 if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
+                    unfinished = _rows(manifest, only_rows, settings.shard)
+                    _report_unfinished(writer, unfinished, "aborted", message)
                 raise fatal from None
             if shutdown.requested.is_set():
-                unfinished = _rows(manifest, only_rows)
+                unfinished = _rows(manifest, only_rows, settings.shard)
                 _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
                 raise Interrupted(shutdown.reason)
             if writer.tally.provisional == 0:
@@ -207,7 +217,11 @@ async def run_batch(
 
 @asynccontextmanager
 async def _context(
-    settings: Settings, clock: Clock, journal: Journal, manifest_dir: Path
+    settings: Settings,
+    clock: Clock,
+    journal: Journal,
+    manifest_dir: Path,
+    gates: RequestGates | None = None,
 ) -> AsyncIterator[RunContext]:
     assert settings.api_key is not None
     policy = RetryPolicy(
@@ -229,7 +243,7 @@ async def _context(
             session,
             base_url=settings.base_url,
             api_key=settings.api_key,
-            gates=RateGates(clock),
+            gates=gates or RateGates(clock),
             retrier=retrier,
             timeout=settings.request_timeout,
         )

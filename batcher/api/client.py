@@ -28,7 +28,7 @@ from batcher.api.models import (
     UploadUrlResponse,
 )
 from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
-from batcher.ratelimit import Bucket, RateGates
+from batcher.ratelimit import Bucket, RequestGates
 from batcher.retry import Retrier
 
 M = TypeVar("M", bound=BaseModel)
@@ -42,7 +42,7 @@ class MediaMagicClient:
         *,
         base_url: str,
         api_key: SecretStr,
-        gates: RateGates,
+        gates: RequestGates,
         retrier: Retrier,
         timeout: float = 60.0,
     ) -> None:
@@ -164,7 +164,7 @@ class MediaMagicClient:
         seconds: float | None = None,
         **kwargs: Any,
     ) -> M:
-        await self._gates[bucket].wait_open()
+        await self._gates.acquire(bucket)
         what = f"{method} {path}"
         self.requests[bucket] += 1
         headers = {"X-API-Key": self._key.get_secret_value(), "Accept": "application/json"}
@@ -184,7 +184,7 @@ class MediaMagicClient:
             error = error_for_status(status, text, resp_headers)
             if isinstance(error, RateLimitedError):
                 self.throttled[bucket] += 1
-                self._gates[bucket].close_for(error.retry_after)
+                self._gates.throttled(bucket, error.retry_after)
             raise error
         try:
             return model.model_validate_json(text)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import UsageError
+from batcher.scale.shard import Shard
 
 ENV_PREFIX = "BATCHER_"
 
@@ -90,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         "files are reported, not resent)",
         choices=["fresh", "skip"],
         fallback="fresh",
+    )
+    opt(
+        "--shard",
+        "K/N: only the rows whose path hashes to K of N (K from 0); merge the shard reports "
+        "with `batcher merge`",
     )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
@@ -166,6 +172,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
         rerun=args.rerun,
+        shard=Shard.parse(args.shard) if args.shard else None,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
         shutdown_grace=float(args.shutdown_grace),
