@@ -78,7 +78,7 @@ async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> R
         )
 
 
-SUBCOMMANDS = ("report", "manifest", "retry", "merge")
+SUBCOMMANDS = ("report", "manifest", "retry", "merge", "ray")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -122,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from batcher.cli import merge_cmd
 
         return merge_cmd.main(argv[1:])
+    if command == "ray":
+        from batcher.cli import ray_cmd  # imports Ray only when asked for
+
+        return ray_cmd.main(argv[1:])
     if command in ("report", "manifest"):
         if command == "report":
             from batcher.cli import report_cmd
