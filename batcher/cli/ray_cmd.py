@@ -30,6 +30,7 @@ def _pre_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="batcher ray",
         add_help=False,
+        allow_abbrev=False,  # else --shard (a run option, refused here) would mean --shards
         description="Run MANIFEST as N shards on a Ray cluster and merge their reports; every "
         "option of the main command applies to each shard.",
     )
