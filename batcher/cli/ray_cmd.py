@@ -26,7 +26,7 @@ from batcher.redact import redact
 from batcher.summary import EXIT_FATAL_API, EXIT_USAGE, RunSummary
 
 
-def _pre_parser() -> argparse.ArgumentParser:
+def pre_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="batcher ray",
         add_help=False,
@@ -113,14 +113,14 @@ async def _drive(pre: argparse.Namespace, args: argparse.Namespace) -> RunSummar
 
 
 def main(argv: Sequence[str]) -> int:
-    pre_parser = _pre_parser()
+    parser = pre_parser()
     if any(a in ("-h", "--help") for a in argv):
-        pre_parser.print_help()
+        parser.print_help()
         print("\nrun options (for each shard):", file=sys.stdout)
         build_parser().print_help()
         return 0
     try:
-        pre, rest = pre_parser.parse_known_args(list(argv))
+        pre, rest = parser.parse_known_args(list(argv))
         args = build_parser().parse_args(rest)
         if pre.shards is None or int(pre.shards) < 1:
             raise UsageError("batcher ray needs --shards N (N >= 1)")
