@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         "submission and write one JSON line per manifest row. Every option can also be set "
         "as BATCHER_<OPTION> in the environment.",
         epilog="Other commands: `batcher report REPORT.jsonl [--html OUT]` summarises a report; "
-        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree.",
+        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree; "
+        "`batcher merge REPORT... -o OUT` merges shard reports; `batcher ray MANIFEST "
+        "--shards N` runs the shards on a Ray cluster.",
     )
 
     def opt(flag: str, help_text: str, **kw: Any) -> None:
