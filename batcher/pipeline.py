@@ -17,6 +17,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -30,21 +31,23 @@ from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, UsageError
-from batcher.logs import event
+from batcher.logs import NOTICE, event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.progress.fanout import LineFanout, RowCallback
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
+from batcher.progress.notices import resume_text, stopping_text, unfinished_text
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
-from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
+from batcher.stages.report import ReportTally, ReportWriteError, ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
-from batcher.summary import RunSummary
+from batcher.summary import NotSent, RunSummary
 
 
 def default_report_path(manifest: Path) -> Path:
@@ -74,6 +77,7 @@ class Watch:
     handle_signals: bool
     view: ProgressView | None
     manifest: Path
+    fanout: LineFanout
 
 
 async def _run_watched(
@@ -87,8 +91,8 @@ async def _run_watched(
             with anyio.CancelScope() as stages:
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
+                writer.on_line = watch.fanout
                 if watch.view is not None:
-                    writer.on_line = watch.view.row_finished
                     outer.start_soon(
                         partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
                         prescan,
@@ -113,18 +117,58 @@ def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
 
 
 def _report_unfinished(
-    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str
+    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str, fanout: LineFanout
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
-    provisional (not journaled), so the next run resumes the rows behind them."""
+    provisional (not journaled), so the next run resumes the rows behind them. The view is
+    told their number, not each one (hundreds of identical lines bury the reason)."""
     info = ErrorInfo(stage="run", code=code, message=message)
+    fanout.view_muted = True
+    count = 0
     for row in rows:
         if row.row not in writer.tally.reported_rows:
+            count += 1
             writer.write(
                 ReportLine(
                     row=row.row, path=row.path_text, status="error", error=info, columns=row.columns
                 )
             )
+    if count:
+        _notice(fanout, unfinished_text(count, code, writer.path))
+
+
+def _notice(fanout: LineFanout, text: str) -> None:
+    event(NOTICE, text)
+    fanout.notice(text)
+
+
+def _sweep_started(journal: Journal) -> datetime | None:
+    """When the sweep this journal belongs to began (wall clock, for the resume notice)."""
+    text = journal.store.meta("started")
+    if text is None:
+        journal.store.set_meta("started", datetime.now(UTC).isoformat(timespec="seconds"))
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _announce_resume(journal: Journal, fanout: LineFanout) -> None:
+    started = _sweep_started(journal)
+    if journal.resumed:
+        states = journal.rows.statistics()
+        opened = journal.rows.open_submissions()
+        now = datetime.now().astimezone()
+        _notice(fanout, resume_text(started, states, opened, today=now))
+
+
+def _on_stop(ctx: RunContext, tally: ReportTally, fanout: LineFanout, now: bool) -> None:
+    if now:
+        _notice(fanout, "stopping now")
+        return
+    in_flight = max(0, ctx.counters.rows_read - len(tally.reported_rows))
+    _notice(fanout, stopping_text(in_flight, ctx.settings.shutdown_grace))
 
 
 def _blob_settings(settings: Settings) -> BlobSettings:
@@ -143,6 +187,7 @@ async def run_batch(
     handle_signals: bool = False,
     view: ProgressView | None = None,
     only_rows: frozenset[int] | None = None,
+    on_row: RowCallback | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
@@ -150,6 +195,9 @@ async def run_batch(
     ``Interrupted`` once every row has a line (unfinished ones say how to resume). A ``view``
     is shown live progress and each finished row. ``only_rows`` limits the run to those
     manifest rows (``batcher retry``); the others are neither read further nor reported.
+    ``on_row`` is called with each row's ``ReportLine`` as it is written to the report,
+    exactly once per row, lines carried from an earlier run's journal included; it runs in
+    the report writer, so keep it quick (an exception from it stops the run).
     """
     clock = clock or RealClock()
     if settings.api_key is None:
@@ -169,15 +217,24 @@ async def run_batch(
         raise
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
+    not_sent = NotSent()
+    fanout = LineFanout(view, [not_sent.written] + ([on_row] if on_row else []))
     try:
+        _announce_resume(journal, fanout)
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
+            line = ReportLine.model_validate_json(text)
+            not_sent.carried(line)
+            if on_row is not None:
+                on_row(line)
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
-            shutdown = Shutdown(settings.shutdown_grace)
+            shutdown = Shutdown(
+                settings.shutdown_grace, partial(_on_stop, ctx, writer.tally, fanout)
+            )
             ctx.stopping = shutdown.requested
             try:
-                watch = Watch(shutdown, handle_signals, view, manifest)
+                watch = Watch(shutdown, handle_signals, view, manifest, fanout)
                 await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
@@ -185,11 +242,12 @@ async def run_batch(
                     raise
                 if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
+                    unfinished = _rows(manifest, only_rows)
+                    _report_unfinished(writer, unfinished, "aborted", message, fanout)
                 raise fatal from None
             if shutdown.requested.is_set():
                 unfinished = _rows(manifest, only_rows)
-                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
+                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout)
                 raise Interrupted(shutdown.reason)
             if writer.tally.provisional == 0:
                 journal.mark_completed()
@@ -202,6 +260,7 @@ async def run_batch(
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
+        not_sent=not_sent,
     )
 
 

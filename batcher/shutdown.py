@@ -9,6 +9,7 @@ every confirmed step and the next run resumes.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 
 import anyio
 
@@ -20,10 +21,13 @@ class Interrupted(BatcherError):
 
 
 class Shutdown:
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, on_request: Callable[[bool], None] | None = None) -> None:
         self.grace = grace
         self.requested = anyio.Event()
         self.signum: int | None = None
+        self.on_request = on_request
+        """Told at once of each stop request (True: the second, which stops now), so the
+        user sees the Ctrl-C acknowledged rather than bars still moving."""
 
     async def watch(self, stages: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -32,13 +36,20 @@ class Shutdown:
                     self.signum = signum
                     self.requested.set()
                     stages.deadline = min(stages.deadline, anyio.current_time() + self.grace)
+                    self._tell(now=False)
                 else:
+                    self._tell(now=True)
                     stages.cancel()
 
     def request(self, stages: anyio.CancelScope) -> None:
         """The same as a first signal, for callers that stop a run from code."""
         self.requested.set()
         stages.deadline = min(stages.deadline, anyio.current_time() + self.grace)
+        self._tell(now=False)
+
+    def _tell(self, *, now: bool) -> None:
+        if self.on_request is not None:
+            self.on_request(now)
 
     @property
     def reason(self) -> str:
