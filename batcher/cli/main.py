@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stats = None
             if args.stats_json and args.stats_json != "-":
                 stats = stack.enter_context(
-                    safe(open(args.stats_json, "w", encoding="utf-8"))  # noqa: SIM115
+                    safe(open(args.stats_json, "w", encoding="utf-8"), owns=True)  # noqa: SIM115
                 )
             view = _view(args, err, stats)
             summary = anyio.run(_main, args, retry.rows if retry else None, view, err)

@@ -137,32 +137,31 @@ def remove_journal(journal: Path) -> bool:
 
 
 def journal_state(journal: Path) -> str | None:
-    if not journal.exists():
+    if not journal.is_file():
+        return None
+    return "completed" if _meta(journal, "completed") == "1" else "unfinished"
+
+
+def _meta(journal: Path, key: str) -> str | None:
+    """One value of a journal's meta table, or None. An ordinary connection, not a read-only
+    one: read-only connections leave the ``-wal``/``-shm`` files behind."""
+    if not journal.is_file():
         return None
     try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
+        db = sqlite3.connect(journal)
         try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'completed'").fetchone()
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
         return None
-    return "completed" if row and row[0] == "1" else "unfinished"
+    return None if row is None else str(row[0])
 
 
 def recorded_manifest(journal: Path) -> Path | None:
-    """The manifest a run recorded in its journal (read-only: the journal is left as is)."""
-    if not journal.exists():
-        return None
-    try:
-        db = sqlite3.connect(f"file:{journal}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT value FROM meta WHERE key = 'manifest'").fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return None
-    return Path(row[0]) if row else None
+    """The manifest a run recorded in its journal."""
+    value = _meta(journal, "manifest")
+    return Path(value) if value else None
 
 
 def merge_reports(original: Path, update: Path) -> None:

@@ -8,14 +8,17 @@ ended a run with exit 1 and two rows of ten in the report.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import TextIO, cast
 
 
 class SafeStream(io.TextIOBase):
-    def __init__(self, inner: TextIO) -> None:
+    def __init__(self, inner: TextIO, *, owns: bool = False) -> None:
         super().__init__()
         self.inner = inner
+        self.owns = owns
+        """Close ``inner`` on close (a file we opened; never stderr, even when collected)."""
         self.broken = False
 
     @property
@@ -42,6 +45,12 @@ class SafeStream(io.TextIOBase):
                 self.broken = True
         return len(text)
 
+    def close(self) -> None:
+        if self.owns and not self.closed:
+            with contextlib.suppress(OSError):
+                self.inner.close()
+        super().close()
+
     def flush(self) -> None:
         if not self.broken:
             try:
@@ -52,6 +61,6 @@ class SafeStream(io.TextIOBase):
                 self.broken = True
 
 
-def safe(inner: TextIO) -> TextIO:
+def safe(inner: TextIO, *, owns: bool = False) -> TextIO:
     """``inner`` behind a ``SafeStream``, typed as the text stream it stands in for."""
-    return cast(TextIO, SafeStream(inner))
+    return cast(TextIO, SafeStream(inner, owns=owns))
