@@ -226,3 +226,18 @@ def test_log_level_notice_drops_row_lines_and_error_is_quiet(
     assert main([*base, "--log-level", "ERROR"]) == 1
     err = capsys.readouterr().err
     assert "row 2 error" not in err and "rows 2/2" not in err and "wall time" in err
+
+
+def test_an_abort_prints_one_count_not_a_line_per_unfinished_row(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_live_not_a_real_key_123")
+    rows = [{"path": write_media(tmp_path, f"f{i}.png", 1_000 + i).name} for i in range(6)]
+    manifest = write_manifest(tmp_path, rows)
+    report = tmp_path / "r.jsonl"
+    assert main([str(manifest), "--report", str(report), *FAST]) == 3
+    err = capsys.readouterr().err
+    aborted = [x for x in _lines(report) if x["error"] and x["error"]["code"] == "aborted"]
+    assert aborted
+    assert f"{len(aborted)} row" in err and "left unfinished (aborted)" in err
+    assert not re.search(r"^row \d+ error \[run/aborted\]", err, re.M)
