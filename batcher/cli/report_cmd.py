@@ -85,7 +85,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     reader = open_report(args.report)
     filters = ReportFilter.of(args.status, args.severity, args.rule)
     builder = SummaryBuilder(top=max(0, args.top))
-    html_rows = HtmlRows(base=args.report.resolve().parent) if args.html else None
+    html_rows = None
+    if args.html:
+        page_dir = args.html.resolve().parent
+        html_rows = HtmlRows(base=args.report.resolve().parent, page_dir=page_dir)
     for loaded in reader:
         if not filters.matches(loaded.line):
             continue
