@@ -78,12 +78,15 @@ class Watch:
     view: ProgressView | None
     manifest: Path
     fanout: LineFanout
+    only_rows: frozenset[int] | None = None
 
 
 async def _run_watched(
     ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, watch: Watch
 ) -> None:
-    totals = Totals()
+    # A retry of some rows: their number is known, and counting the whole manifest's rows
+    # and bytes would give a wrong bar and ETA (bytes stay unknown: the ETA uses rows).
+    totals = Totals() if watch.only_rows is None else Totals(rows=len(watch.only_rows))
     stop_prescan = threading.Event()
     started = ctx.clock.now()
     try:
@@ -92,7 +95,7 @@ async def _run_watched(
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
                 writer.on_line = watch.fanout
-                if watch.view is not None:
+                if watch.view is not None and watch.only_rows is None:
                     outer.start_soon(
                         partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
                         prescan,
@@ -101,6 +104,7 @@ async def _run_watched(
                         totals,
                         stop_prescan,
                     )
+                if watch.view is not None:
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
                 await _run_stages(ctx, rows, writer)
             outer.cancel_scope.cancel()
@@ -234,7 +238,7 @@ async def run_batch(
             )
             ctx.stopping = shutdown.requested
             try:
-                watch = Watch(shutdown, handle_signals, view, manifest, fanout)
+                watch = Watch(shutdown, handle_signals, view, manifest, fanout, only_rows)
                 await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
                 fatal = _first_fatal(exc)

@@ -66,7 +66,7 @@ def rate_text(s: Snapshot) -> str:
     """The byte rate while uploading; after that the phase says more than a decaying rate."""
     if s.phase == "uploading":
         return f"at {size_text(s.bytes_per_second)}/s"
-    return "uploads done" if s.phase != "stopping" else "no new uploads"
+    return "(uploads done)" if s.phase != "stopping" else "(no new uploads)"
 
 
 def status_line(s: Snapshot) -> str:

@@ -33,6 +33,7 @@ def test_retry_skips_unchanged_refusals_cleans_up_and_sums_up_the_whole_report(
     err = capsys.readouterr().err
     assert "not retried: 1 rows that would fail the same way unchanged (empty_file 1)" in err
     assert "merged 1 retried rows" in err
+    assert "rows 1/1 done" in err  # progress counts the retried rows, not the manifest's
     merged = {int(x["row"]): x for x in _lines(report)}
     assert merged[2] == first[2] and merged[3]["status"] == "complete"
     # Headed by the report itself, summing all its rows; no side file left behind.
