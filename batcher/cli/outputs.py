@@ -15,15 +15,15 @@ from batcher.errors import UsageError
 
 
 def check_writable(option: str, path: Path) -> None:
-    what = "the report" if option == "--report" else option
+    what = f"the report ({option} {path})" if option == "--report" else f"{option} {path}"
     if path.is_dir():
-        raise UsageError(f"cannot write {what} ({option} {path}): it is a directory")
+        raise UsageError(f"cannot write {what}: it is a directory")
     existed = path.exists()
     try:
         with path.open("a", encoding="utf-8"):
             pass
     except OSError as exc:
-        raise UsageError(f"cannot write {what} ({option} {path}): {exc.strerror}") from None
+        raise UsageError(f"cannot write {what}: {exc.strerror}") from None
     if not existed:
         path.unlink(missing_ok=True)
 
