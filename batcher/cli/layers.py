@@ -24,7 +24,7 @@ FALSE = ("0", "false", "no", "off", "")
 _TYPE_NAMES = {int: "an integer", float: "a number"}
 
 
-def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+def settable_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
     """Long option name (``upload-workers``) → its action, for every settable option."""
     found: dict[str, argparse.Action] = {}
     for action in parser._actions:
@@ -94,7 +94,7 @@ def read_config(path: Path, options: dict[str, argparse.Action]) -> dict[str, An
 def layered_defaults(
     parser: argparse.ArgumentParser, argv: Sequence[str], environ: Mapping[str, str]
 ) -> dict[str, Any]:
-    options = _options(parser)
+    options = settable_options(parser)
     path = config_path(argv, environ)
     values = read_config(path, options) if path is not None else {}
     for name, action in options.items():

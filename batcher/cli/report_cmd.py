@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from batcher.progress.streams import safe
 from batcher.reporting.filters import SEVERITY_ORDER, STATUSES, ReportFilter
 from batcher.reporting.html import HtmlRows, render_html
 from batcher.reporting.load import ReportUnreadable, open_report
@@ -125,7 +126,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        return _run(args, sys.stdout, sys.stderr)
+        return _run(args, sys.stdout, safe(sys.stderr))
     except ReportUnreadable as exc:
         sys.stderr.write(f"Error: {exc.message}\n")
         return EXIT_USAGE

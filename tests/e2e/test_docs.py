@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from batcher.cli import manifest_cmd, report_cmd
-from batcher.cli.layers import _options as settable
 from batcher.cli.layers import read_config
+from batcher.cli.layers import settable_options as settable
 from batcher.cli.options import build_parser
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
