@@ -17,7 +17,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -31,19 +30,20 @@ from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, UsageError
-from batcher.logs import NOTICE, event
+from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.progress.announce import announce_resume, notice, on_stop
 from batcher.progress.fanout import LineFanout, RowCallback
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.progress.notices import resume_text, stopping_text, unfinished_text
+from batcher.progress.notices import unfinished_text
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Interrupted, Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
-from batcher.stages.report import ReportTally, ReportWriteError, ReportWriter, report_stage
+from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
@@ -138,41 +138,7 @@ def _report_unfinished(
                 )
             )
     if count:
-        _notice(fanout, unfinished_text(count, code, writer.path))
-
-
-def _notice(fanout: LineFanout, text: str) -> None:
-    event(NOTICE, text)
-    fanout.notice(text)
-
-
-def _sweep_started(journal: Journal) -> datetime | None:
-    """When the sweep this journal belongs to began (wall clock, for the resume notice)."""
-    text = journal.store.meta("started")
-    if text is None:
-        journal.store.set_meta("started", datetime.now(UTC).isoformat(timespec="seconds"))
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-def _announce_resume(journal: Journal, fanout: LineFanout) -> None:
-    started = _sweep_started(journal)
-    if journal.resumed:
-        states = journal.rows.statistics()
-        opened = journal.rows.open_submissions()
-        now = datetime.now().astimezone()
-        _notice(fanout, resume_text(started, states, opened, today=now))
-
-
-def _on_stop(ctx: RunContext, tally: ReportTally, fanout: LineFanout, now: bool) -> None:
-    if now:
-        _notice(fanout, "stopping now")
-        return
-    in_flight = max(0, ctx.counters.rows_read - len(tally.reported_rows))
-    _notice(fanout, stopping_text(in_flight, ctx.settings.shutdown_grace))
+        notice(fanout, unfinished_text(count, code, writer.path))
 
 
 def _blob_settings(settings: Settings) -> BlobSettings:
@@ -224,7 +190,7 @@ async def run_batch(
     not_sent = NotSent()
     fanout = LineFanout(view, [not_sent.written] + ([on_row] if on_row else []))
     try:
-        _announce_resume(journal, fanout)
+        announce_resume(journal, fanout)
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
             line = ReportLine.model_validate_json(text)
@@ -234,7 +200,7 @@ async def run_batch(
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
             shutdown = Shutdown(
-                settings.shutdown_grace, partial(_on_stop, ctx, writer.tally, fanout)
+                settings.shutdown_grace, partial(on_stop, ctx, writer.tally, fanout)
             )
             ctx.stopping = shutdown.requested
             try:

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +88,20 @@ def _view(args: argparse.Namespace, err: TextIO, stats: TextIO | None) -> Progre
     return TeeView([human, JsonView(stats, interval=interval)])
 
 
+def _abandon(views: list[ProgressView]) -> None:
+    """Stop any live terminal display (idempotent: a closed one is already stopped)."""
+    for view in views:
+        inner = view.views if isinstance(view, TeeView) else [view]
+        for each in inner:
+            if isinstance(each, RichView):
+                each.abandon()
+
+
 async def _main(
-    args: argparse.Namespace, only_rows: frozenset[int] | None, view: ProgressView, err: TextIO
+    args: argparse.Namespace,
+    only_rows: frozenset[int] | None,
+    make_view: Callable[[], ProgressView],
+    err: TextIO,
 ) -> RunSummary:
     async with _maybe_sandbox(args, err) as override:
         if args.sandbox and args.poll_interval is None:
@@ -101,7 +113,12 @@ async def _main(
                 "or run against the built-in sandbox with --sandbox"
             )
         return await run_batch(
-            args.manifest, settings, handle_signals=True, view=view, only_rows=only_rows
+            # Made last: a terminal display started before a usage error would be left running.
+            args.manifest,
+            settings,
+            handle_signals=True,
+            view=make_view(),
+            only_rows=only_rows,
         )
 
 
@@ -239,8 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stats = stack.enter_context(
                     safe(open(args.stats_json, "w", encoding="utf-8"), owns=True)  # noqa: SIM115
                 )
-            view = _view(args, err, stats)
-            summary = anyio.run(_main, args, retry.rows if retry else None, view, err)
+            views: list[ProgressView] = []
+
+            def make_view() -> ProgressView:
+                views.append(_view(args, err, stats))
+                return views[-1]
+
+            # If the run fails before the pipeline closes its view, stop a live display.
+            stack.callback(_abandon, views)
+            summary = anyio.run(_main, args, retry.rows if retry else None, make_view, err)
         except UsageError as exc:
             err.write(f"Error: {redact(exc.message)}\n")
             return EXIT_USAGE

@@ -104,6 +104,10 @@ def estimate(work: Work, rates: Rates) -> Estimate:
         return Estimate(phase, None)
     candidates: list[float] = []
     upload = _upload_seconds(work.bytes_left, rates.bytes_per_second)
+    if upload is None and work.bytes_left:
+        # Bytes to send but no byte rate yet: rows refused in pre-flight finish fast and
+        # would make the finishing rate alone promise the end at once.
+        return Estimate(phase, None)
     latency = None
     in_service = work.processing + work.waiting_submit
     if rates.rows_per_second > 0:

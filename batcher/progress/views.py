@@ -223,3 +223,7 @@ class RichView:
     def close(self, snapshot: Snapshot) -> None:
         self.update(snapshot)
         self.live.stop()
+
+    def abandon(self) -> None:
+        """Stop the display without a last update (the run failed before it closed it)."""
+        self.live.stop()

@@ -89,3 +89,9 @@ def test_phases_follow_the_pipeline_instead_of_a_decaying_rate() -> None:
 def test_unknown_totals_and_zero_rates_give_no_estimate() -> None:
     assert estimate(Work(None, None, 0, 0), Rates(1e6, 1.0)).seconds is None
     assert estimate(Work(10, 1000, 0, 5), Rates(0.0, 0.0)).seconds is None
+
+
+def test_fast_refusals_do_not_promise_the_end_while_bytes_wait() -> None:
+    # Three rows refused in a blink, 27 MB not yet moving: no estimate rather than "now".
+    work = Work(rows_left=8, bytes_left=27_000_000, waiting_submit=0, processing=0)
+    assert estimate(work, Rates(0.0, 30.0)).seconds is None
