@@ -16,6 +16,7 @@ from batcher.errors import (
 )
 from batcher.outcome import ErrorInfo, ReportLine
 from batcher.pipeline import run_batch
+from batcher.streaming import Outcomes, stream_batch
 from batcher.summary import RunSummary
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "BatcherError",
     "ErrorInfo",
     "FatalApiError",
+    "Outcomes",
     "PlanError",
     "PollSettings",
     "ReportLine",
@@ -31,4 +33,5 @@ __all__ = [
     "Settings",
     "UsageError",
     "run_batch",
+    "stream_batch",
 ]

@@ -33,6 +33,10 @@ class RunCounters:
     def sent(self, delta: int) -> None:
         self.bytes_sent += delta
 
+    def found(self, delta: int) -> None:
+        """Blocks an earlier run staged: not sent now, so neither progress nor speed."""
+        self.bytes_skipped += delta
+
 
 @dataclass
 class RunContext:

@@ -15,6 +15,11 @@ from typing import Any
 from batcher.redact import redact
 
 LOGGER = "batcher"
+NOTICE = 25
+"""Between INFO and WARNING (as rclone's NOTICE): what a user should see at the default
+level, e.g. resuming or stopping. Named by our formatter, not registered with ``logging``
+(the registry is process-wide)."""
+LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "NOTICE": NOTICE, "ERROR": logging.ERROR}
 
 
 def log() -> logging.Logger:
@@ -31,7 +36,7 @@ class JsonLinesFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
+            "level": "notice" if record.levelno == NOTICE else record.levelname.lower(),
             "event": redact(record.getMessage()),
         }
         fields = getattr(record, "fields", None)
@@ -43,12 +48,12 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
-def attach_log_file(path: Path, *, verbose: bool) -> logging.Handler:
+def attach_log_file(path: Path, *, level: int = logging.INFO) -> logging.Handler:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(JsonLinesFormatter())
     logger = log()
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.setLevel(level)
     logger.propagate = False
     return handler
 

@@ -34,8 +34,11 @@ from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.progress.announce import announce_resume, notice, on_stop
+from batcher.progress.fanout import LineFanout, RowCallback
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
+from batcher.progress.notices import unfinished_text
 from batcher.ratelimit import RateGates, RequestGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
@@ -47,7 +50,7 @@ from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
-from batcher.summary import RunSummary
+from batcher.summary import NotSent, RunSummary
 
 
 def default_report_path(manifest: Path) -> Path:
@@ -85,12 +88,16 @@ class Watch:
     handle_signals: bool
     view: ProgressView | None
     manifest: Path
+    fanout: LineFanout
+    only_rows: frozenset[int] | None = None
 
 
 async def _run_watched(
     ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, watch: Watch
 ) -> None:
-    totals = Totals()
+    # A retry of some rows: their number is known, and counting the whole manifest's rows
+    # and bytes would give a wrong bar and ETA (bytes stay unknown: the ETA uses rows).
+    totals = Totals() if watch.only_rows is None else Totals(rows=len(watch.only_rows))
     stop_prescan = threading.Event()
     started = ctx.clock.now()
     try:
@@ -99,8 +106,8 @@ async def _run_watched(
                 outer.start_soon(watch.shutdown.enforce_grace, stages)
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
-                if watch.view is not None:
-                    writer.on_line = watch.view.row_finished
+                writer.on_line = watch.fanout
+                if watch.view is not None and watch.only_rows is None:
                     outer.start_soon(
                         partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
                         prescan,
@@ -110,6 +117,7 @@ async def _run_watched(
                         stop_prescan,
                         ctx.settings.manifest_encoding,
                     )
+                if watch.view is not None:
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
                 await _run_stages(ctx, rows, writer)
             outer.cancel_scope.cancel()
@@ -128,18 +136,24 @@ def _rows(manifest: Path, only: frozenset[int] | None, settings: Settings) -> It
 
 
 def _report_unfinished(
-    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str
+    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str, fanout: LineFanout
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
-    provisional (not journaled), so the next run resumes the rows behind them."""
+    provisional (not journaled), so the next run resumes the rows behind them. The view is
+    told their number, not each one (hundreds of identical lines bury the reason)."""
     info = ErrorInfo(stage="run", code=code, message=message)
+    fanout.view_muted = True
+    count = 0
     for row in rows:
         if row.row not in writer.tally.reported_rows:
+            count += 1
             writer.write(
                 ReportLine(
                     row=row.row, path=row.path_text, status="error", error=info, columns=row.columns
                 )
             )
+    if count:
+        notice(fanout, unfinished_text(count, code, writer.path))
 
 
 def _blob_settings(settings: Settings) -> BlobSettings:
@@ -160,6 +174,7 @@ async def run_batch(
     only_rows: frozenset[int] | None = None,
     transports: Transports | None = None,
     gates: RequestGates | None = None,
+    on_row: RowCallback | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
@@ -170,6 +185,9 @@ async def run_batch(
     ``transports`` replaces the HTTP seams (tests: ``FakeMediaMagic`` and its blob service).
     ``settings.shard`` limits it to one shard's rows; ``gates`` (default: this process's
     own) are the rate-limit gates, shared between the shards of a ``batcher ray`` run.
+    ``on_row`` is called with each row's ``ReportLine`` as it is written to the report,
+    exactly once per row, lines carried from an earlier run's journal included; it runs in
+    the report writer, so keep it quick (an exception from it stops the run).
     """
     clock = clock or RealClock()
     if settings.api_key is None:
@@ -189,18 +207,27 @@ async def run_batch(
         raise
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
+    not_sent = NotSent()
+    fanout = LineFanout(view, [not_sent.written] + ([on_row] if on_row else []))
     try:
         bind_journal(journal.store, settings.shard)
+        announce_resume(journal, fanout)
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
+            line = ReportLine.model_validate_json(text)
+            not_sent.carried(line)
+            if on_row is not None:
+                on_row(line)
         started = clock.now()
         async with _context(
             settings, clock, journal, _manifest_dir(manifest), transports, gates
         ) as ctx:
-            shutdown = Shutdown(settings.shutdown_grace, clock)
+            shutdown = Shutdown(
+                settings.shutdown_grace, clock, partial(on_stop, ctx, writer.tally, fanout)
+            )
             ctx.stopping = shutdown.requested
             try:
-                watch = Watch(shutdown, handle_signals, view, manifest)
+                watch = Watch(shutdown, handle_signals, view, manifest, fanout, only_rows)
                 await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
@@ -209,11 +236,11 @@ async def run_batch(
                 if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
-                    _report_unfinished(writer, unfinished, "aborted", message)
+                    _report_unfinished(writer, unfinished, "aborted", message, fanout)
                 raise fatal from None
             if shutdown.requested.is_set():
                 unfinished = _rows(manifest, only_rows, settings)
-                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
+                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout)
                 raise Interrupted(shutdown.reason)
             if writer.tally.provisional == 0:
                 journal.mark_completed()
@@ -226,6 +253,7 @@ async def run_batch(
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
+        not_sent=not_sent,
     )
 
 

@@ -1,14 +1,16 @@
 """Ctrl-C and SIGTERM: stop taking new work, let what is in flight end within a bound, exit.
 
 First signal (or ``request()`` from code): ``requested`` is set (stages stop taking rows;
-pollers stop), and ``enforce_grace`` cancels the stages ``grace`` seconds of the run's clock
-later, so in-flight requests can finish but a stuck one cannot hold the exit. Second signal:
-cancel at once. Either way the journal holds every confirmed step and the next run resumes.
+pollers stop), ``on_request`` is told at once (the user sees the stop acknowledged), and
+``enforce_grace`` cancels the stages ``grace`` seconds of the run's clock later, so in-flight
+requests can finish but a stuck one cannot hold the exit. Second signal: cancel at once.
+Either way the journal holds every confirmed step and the next run resumes.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 
 import anyio
 
@@ -16,11 +18,16 @@ from batcher.clock import Clock
 
 
 class Shutdown:
-    def __init__(self, grace: float, clock: Clock) -> None:
+    def __init__(
+        self, grace: float, clock: Clock, on_request: Callable[[bool], None] | None = None
+    ) -> None:
         self.grace = grace
         self.clock = clock
         self.requested = anyio.Event()
         self.signum: int | None = None
+        self.on_request = on_request
+        """Told at once of each stop request (True: the second, which stops now), so the
+        user sees the Ctrl-C acknowledged rather than bars still moving."""
 
     async def watch(self, stages: anyio.CancelScope) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -28,12 +35,16 @@ class Shutdown:
                 if not self.requested.is_set():
                     self.signum = signum
                     self.requested.set()
+                    self._tell(now=False)
                 else:
+                    self._tell(now=True)
                     stages.cancel()
 
     def request(self) -> None:
         """The same as a first signal, for callers that stop a run from code."""
-        self.requested.set()
+        if not self.requested.is_set():
+            self.requested.set()
+            self._tell(now=False)
 
     async def enforce_grace(self, stages: anyio.CancelScope) -> None:
         """Runs beside the stages for the whole run: once a stop is requested, give what is
@@ -41,6 +52,10 @@ class Shutdown:
         await self.requested.wait()
         await self.clock.sleep(self.grace)
         stages.cancel()
+
+    def _tell(self, *, now: bool) -> None:
+        if self.on_request is not None:
+            self.on_request(now)
 
     @property
     def reason(self) -> str:

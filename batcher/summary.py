@@ -3,12 +3,14 @@ what only the run knows: time, throughput, requests, retries and throttling met.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shlex
+from dataclasses import dataclass, field
 from typing import Any
 
 from batcher.context import RunCounters
+from batcher.outcome import ReportLine
 from batcher.reporting.filters import ReportFilter
-from batcher.reporting.summary import ReportSummary, human_bytes
+from batcher.reporting.summary import ReportSummary, human_bytes, was_sent
 from batcher.stages.report import ReportTally
 
 EXIT_OK = 0
@@ -19,12 +21,49 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, with a redacted traceback on stderr
 EXIT_INTERRUPTED = 130
 
 
+NOT_SENT_STAGES = {"manifest": "refused", "preflight": "refused", "upload": "upload failed"}
+
+
+@dataclass
+class NotSent:
+    """Rows whose bytes this run did not send, apart from the uploads counted as sent:
+    refused before upload (a duplicate included), failed mid-upload, left unfinished, or
+    carried over from an earlier run's journal."""
+
+    rows: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+
+    def _add(self, kind: str, line: ReportLine) -> None:
+        self.rows[kind] = self.rows.get(kind, 0) + 1
+        self.bytes[kind] = self.bytes.get(kind, 0) + (line.bytes or 0)
+
+    def carried(self, line: ReportLine) -> None:
+        self._add("done in an earlier run", line)
+
+    def written(self, line: ReportLine) -> None:
+        """A line this run wrote: counted here if its file was never put on the service."""
+        if was_sent(line) or line.error is None:
+            return
+        self._add(NOT_SENT_STAGES.get(line.error.stage, "unfinished"), line)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: {"rows": n, "bytes": self.bytes[k]} for k, n in self.rows.items()}
+
+    def render(self) -> str:
+        parts = []
+        for kind, n in self.rows.items():
+            size = f" ({human_bytes(self.bytes[kind])})" if self.bytes[kind] else ""
+            parts.append(f"{n:,} {kind}{size}")
+        return ", ".join(parts) or "none"
+
+
 @dataclass
 class RunSummary:
     report: ReportSummary
     counters: RunCounters
     throttled: dict[str, int]
     wall_seconds: float
+    not_sent: NotSent = field(default_factory=NotSent)
 
     @classmethod
     def build(
@@ -35,9 +74,10 @@ class RunSummary:
         wall_seconds: float,
         counters: RunCounters,
         throttled: dict[str, int],
+        not_sent: NotSent | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
-        return cls(report, counters, throttled, wall_seconds)
+        return cls(report, counters, throttled, wall_seconds, not_sent or NotSent())
 
     @property
     def rows(self) -> int:
@@ -82,6 +122,7 @@ class RunSummary:
             "wallSeconds": round(self.wall_seconds, 3),
             "filesUploaded": c.files_uploaded,
             "bytesUploaded": c.bytes_uploaded,
+            "notSent": self.not_sent.as_dict(),
             "throughputMBps": round(self.throughput_mb_s, 3),
             "submissions": c.submissions_created,
             "polls": c.polls,
@@ -103,9 +144,22 @@ class RunSummary:
             "Run",
             f"  wall time       {self.wall_seconds:,.1f} s",
             f"  uploaded        {c.files_uploaded:,} files, {human_bytes(c.bytes_uploaded)}"
-            f" ({self.throughput_mb_s:,.1f} MB/s)",
+            f" in this run ({self.throughput_mb_s:,.1f} MB/s)",
+            f"  not sent        {self.not_sent.render()}",
             f"  requests        {c.submissions_created:,} submissions, {c.polls:,} polls",
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
         ]
-        return self.report.render_text() + "\n" + "\n".join(run)
+        return self.report.render_text() + "\n" + "\n".join(run + self.next_steps())
+
+    def next_steps(self) -> list[str]:
+        """The commands for this run's report when rows did not complete."""
+        if self.complete == self.rows:
+            return []
+        report = shlex.quote(str(self.report.report_path))
+        return [
+            "",
+            "Next",
+            f"  batcher report {report} --status failed --status error   the rows not complete",
+            f"  batcher retry {report}   run those rows again (unchanged refusals are skipped)",
+        ]

@@ -46,6 +46,8 @@ class FileJob:
     retrier: Retrier
     progress: Callable[[int], None]
     counters: dict[str, int] = field(default_factory=_zero_counters)
+    found: Callable[[int], None] = field(default=lambda _n: None)
+    """Bytes of blocks already staged by an earlier run (``BlobUploader.upload(found=)``)."""
 
     def stats(self) -> BlobUploadStats:
         return BlobUploadStats(**{**self.counters, "sas_refreshes": self.keeper.refreshes})

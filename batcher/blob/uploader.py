@@ -115,10 +115,13 @@ class BlobUploader:
         key: str,
         content_type: str | None = None,
         progress: Callable[[int], None] | None = None,
+        found: Callable[[int], None] | None = None,
     ) -> BlobUploadStats:
         """Upload ``file`` and commit it. ``key`` is the file's stable identity (for block ids
         and resume). ``progress`` gets deltas of bytes known to be on the service (negative
-        only if a resumed file must start over). Raises RowError subclasses only."""
+        only if a resumed file must start over); ``found``, if given, gets those of blocks
+        found already staged instead (an earlier run sent them, this one did not). Raises
+        RowError subclasses only."""
         # SAS expiry is wall-clock time: read through the injected clock, so a FakeClock moves it.
         keeper = SasKeeper(sas, margin=self._settings.sas_refresh_margin, wall=self._clock.wall)
         file.ensure_unchanged()
@@ -134,6 +137,7 @@ class BlobUploader:
             job = FileJob(
                 file, key, content_type, keeper, reader, self._retrier, progress or _ignore
             )
+            job.found = found or job.progress
             if plan.single_put:
                 await self._upload_single(job)
             else:
@@ -176,7 +180,7 @@ class BlobUploader:
                 # The store vouched for blocks the service no longer has (expired, or the
                 # blob was committed meanwhile): start this file over, once.
                 self._store.forget(job.key)
-                job.progress(-sum(b.length for b in plan.blocks() if ids[b.index] in staged))
+                job.found(-sum(b.length for b in plan.blocks() if ids[b.index] in staged))
         self._store.forget(job.key)
 
     async def _already_staged(self, job: FileJob, plan: BlockPlan, ids: list[str]) -> set[str]:
@@ -206,7 +210,7 @@ class BlobUploader:
         todo = iter(missing)
         job.counters["blocks_skipped"] = plan.count - len(missing)
         job.counters["blocks_sent"] = 0
-        job.progress(plan.file_size - sum(b.length for b in missing))
+        job.found(plan.file_size - sum(b.length for b in missing))
         limit = self._settings.request_timeout(plan.block_size)
         failures: list[BatcherError] = []
 

@@ -1,6 +1,8 @@
 """Command line: dispatch, run, and errors → "Error: …" + exit code (README, Exit codes).
 
-Options and settings live in ``cli_options``; subcommands in ``batcher.commands``.
+Options and settings live in ``options`` and ``layers``; subcommands in their own modules.
+Everything for the user goes to stderr through a ``SafeStream``: a closed pipe there (``|
+head``) never stops a run; the report is the record.
 """
 
 from __future__ import annotations
@@ -9,25 +11,39 @@ import argparse
 import json
 import sys
 import traceback
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import anyio
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from batcher.cli.dryrun import dry_run
-from batcher.cli.options import build_parser, settings_from
-from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
+from batcher.cli.layers import parse_main
+from batcher.cli.options import build_parser, log_level, settings_from
+from batcher.cli.outputs import check_outputs
+from batcher.cli.retry_cmd import HELP as RETRY_HELP
+from batcher.cli.retry_cmd import (
+    merge_reports,
+    plan_retry,
+    recorded_manifest,
+    remove_journal,
+    retry_parser,
+)
 from batcher.config import PollSettings
 from batcher.errors import FatalApiError, Interrupted, UsageError
-from batcher.logs import attach_log_file, detach
-from batcher.pipeline import journal_path_for, run_batch
+from batcher.logs import NOTICE, attach_log_file, detach
+from batcher.pipeline import default_report_path, journal_path_for, run_batch
 from batcher.progress.model import ProgressView
-from batcher.progress.views import PlainView, QuietView, RichView
+from batcher.progress.streams import safe
+from batcher.progress.views import JsonView, PlainView, QuietView, RichView, TeeView
 from batcher.redact import redact
+from batcher.reporting.filters import ReportFilter
+from batcher.reporting.load import open_report
+from batcher.reporting.summary import SummaryBuilder
 from batcher.summary import (
     EXIT_FATAL_API,
     EXIT_INTERNAL,
@@ -40,7 +56,7 @@ from batcher.summary import (
 
 
 @asynccontextmanager
-async def _maybe_sandbox(args: argparse.Namespace) -> AsyncIterator[dict[str, Any]]:
+async def _maybe_sandbox(args: argparse.Namespace, err: TextIO) -> AsyncIterator[dict[str, Any]]:
     if not args.sandbox:
         yield {}
         return
@@ -48,22 +64,45 @@ async def _maybe_sandbox(args: argparse.Namespace) -> AsyncIterator[dict[str, An
     from batcher.sandbox import DEFAULT_TEST_KEY, SandboxConfig, running_sandbox
 
     async with running_sandbox(SandboxConfig(processing_delay=1.0)) as sb:
-        print(f"sandbox: MediaMagic emulator at {sb.base_url}", file=sys.stderr)
+        err.write(f"sandbox: MediaMagic emulator at {sb.base_url}\n")
         override: dict[str, Any] = {"base_url": sb.base_url, "api_key": SecretStr(DEFAULT_TEST_KEY)}
         yield override
 
 
-def _view(args: argparse.Namespace) -> ProgressView:
-    # stderr only: stdout stays clean for machine use.
-    if args.quiet:
-        return QuietView()
-    if sys.stderr.isatty():
-        return RichView(Console(stderr=True), verbose=args.verbose)
-    return PlainView(sys.stderr, interval=float(args.status_interval), verbose=args.verbose)
+def _view(args: argparse.Namespace, err: TextIO, stats: TextIO | None) -> ProgressView:
+    """stderr only: stdout stays clean for machine use."""
+    level = log_level(args)
+    interval = float(args.status_interval)
+    if args.stats_json == "-":
+        return JsonView(err, interval=interval)
+    human: ProgressView
+    if level >= 40:  # ERROR, -q
+        human = QuietView(err)
+    elif err.isatty():
+        human = RichView(Console(file=err), verbose=level <= 10, rows=level < NOTICE)
+    else:
+        human = PlainView(err, interval=interval, verbose=level <= 10, rows=level < NOTICE)
+    if stats is None:
+        return human
+    return TeeView([human, JsonView(stats, interval=interval)])
 
 
-async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> RunSummary:
-    async with _maybe_sandbox(args) as override:
+def _abandon(views: list[ProgressView]) -> None:
+    """Stop any live terminal display (idempotent: a closed one is already stopped)."""
+    for view in views:
+        inner = view.views if isinstance(view, TeeView) else [view]
+        for each in inner:
+            if isinstance(each, RichView):
+                each.abandon()
+
+
+async def _main(
+    args: argparse.Namespace,
+    only_rows: frozenset[int] | None,
+    make_view: Callable[[], ProgressView],
+    err: TextIO,
+) -> RunSummary:
+    async with _maybe_sandbox(args, err) as override:
         if args.sandbox and args.poll_interval is None:
             override["poll"] = PollSettings(initial=0.5, max_interval=5.0)
         settings = settings_from(args, **override)
@@ -73,14 +112,20 @@ async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> R
                 "or run against the built-in sandbox with --sandbox"
             )
         return await run_batch(
-            args.manifest, settings, handle_signals=True, view=_view(args), only_rows=only_rows
+            # Made last: a terminal display started before a usage error would be left running.
+            args.manifest,
+            settings,
+            handle_signals=True,
+            view=make_view(),
+            only_rows=only_rows,
         )
 
 
-SUBCOMMANDS = ("report", "manifest", "retry", "merge", "ray")
+SUBCOMMANDS = ("report", "manifest", "retry", "merge", "ray", "help")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
+    check_outputs(args, report=None)
     plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
     print(plan.render())
     if args.summary_json:
@@ -88,14 +133,19 @@ def _dry_run(args: argparse.Namespace) -> int:
     return EXIT_OK if not plan.refused else EXIT_SOME_FAILED
 
 
-def _retry_args(argv: list[str]) -> tuple[argparse.Namespace, Path, frozenset[int]]:
+@dataclass
+class Retry:
+    report: Path
+    """The report being retried; its rows' new lines are merged into it."""
+    rows: frozenset[int]
+    note: str | None
+    """Which rows were left as they are, and why."""
+
+
+def _retry_args(argv: list[str]) -> tuple[argparse.Namespace, Retry]:
     """``batcher retry REPORT [--manifest M] [run options]`` → the main command's arguments,
     writing to a side report that is merged into REPORT afterwards."""
-    pre = argparse.ArgumentParser(prog="batcher retry", add_help=False)
-    pre.add_argument("report", type=Path)
-    pre.add_argument("--manifest", type=Path)
-    pre.add_argument("--journal", type=Path)
-    known, rest = pre.parse_known_args(argv)
+    known, rest = retry_parser().parse_known_args(argv)
     report: Path = known.report
     journal = known.journal or journal_path_for(report)
     manifest = known.manifest or recorded_manifest(journal)
@@ -104,19 +154,77 @@ def _retry_args(argv: list[str]) -> tuple[argparse.Namespace, Path, frozenset[in
             f"cannot tell which manifest {report} came from (no journal at {journal}); "
             "give it with --manifest"
         )
-    rows = rows_to_retry(report)
+    plan = plan_retry(report, manifest)
     side = report.with_name(report.name + ".retry.jsonl")
-    args = build_parser().parse_args([str(manifest), *rest])
+    args = parse_main([str(manifest), *rest])
     args.report = side
     args.journal = side.with_name(side.name + ".journal.sqlite")
-    return args, report, rows
+    return args, Retry(report, plan.rows, plan.describe_kept())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # `batcher report X` / `batcher manifest DIR`; a manifest file literally named like a
-    # subcommand still runs as a manifest.
+def _help(argv: list[str]) -> int:
+    """``batcher help [COMMAND]``."""
+    topic = argv[0] if argv else None
+    if topic == "retry":
+        sys.stdout.write(RETRY_HELP)
+    elif topic == "report":
+        from batcher.cli import report_cmd
+
+        report_cmd.build_parser().print_help()
+    elif topic == "manifest":
+        from batcher.cli import manifest_cmd
+
+        manifest_cmd.build_parser().print_help()
+    elif topic == "merge":
+        from batcher.cli import merge_cmd
+
+        return merge_cmd.main(["--help"])
+    elif topic == "ray":
+        from batcher.cli import ray_cmd
+
+        return ray_cmd.main(["--help"])
+    elif topic in (None, "run"):
+        build_parser().print_help()
+    else:
+        sys.stderr.write(
+            f"Error: no command {topic!r}; the commands are {', '.join(SUBCOMMANDS)}\n"
+        )
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+def _finish_retry(
+    retry: Retry, summary: RunSummary, args: argparse.Namespace, err: TextIO
+) -> RunSummary:
+    """Merge the retried rows into the report, tidy the side files, and sum up the whole
+    report (headed by its own name, not the side file's)."""
+    merge_reports(retry.report, args.report)
+    args.report.unlink()
+    kept_journal = not remove_journal(args.journal)
+    err.write(f"merged {summary.rows} retried rows into {retry.report}\n")
+    if kept_journal:
+        err.write(f"kept {args.journal}: the next `batcher retry` resumes from it\n")
+    builder = SummaryBuilder()
+    for item in open_report(retry.report):
+        builder.add(item.line)
+    whole = builder.build(retry.report, ReportFilter())
+    return RunSummary(
+        whole, summary.counters, summary.throttled, summary.wall_seconds, summary.not_sent
+    )
+
+
+def _dispatch(argv: list[str]) -> int | None:
+    """The subcommands that are not a run; None: a run."""
+    # A manifest file literally named like a subcommand still runs as a manifest.
     command = argv[0] if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file() else None
+    if command == "report":
+        from batcher.cli import report_cmd
+
+        return report_cmd.main(argv[1:])
+    if command == "manifest":
+        from batcher.cli import manifest_cmd
+
+        return manifest_cmd.main(argv[1:])
     if command == "merge":
         from batcher.cli import merge_cmd
 
@@ -125,66 +233,82 @@ def main(argv: Sequence[str] | None = None) -> int:
         from batcher.cli import ray_cmd  # imports Ray only when asked for
 
         return ray_cmd.main(argv[1:])
-    if command in ("report", "manifest"):
-        if command == "report":
-            from batcher.cli import report_cmd
+    if command == "help":
+        return _help(argv[1:])
+    if command == "retry" and {"-h", "--help"} & set(argv[1:]):
+        sys.stdout.write(RETRY_HELP)
+        return EXIT_OK
+    return None
 
-            return report_cmd.main(argv[1:])
-        from batcher.cli import manifest_cmd
 
-        return manifest_cmd.main(argv[1:])
-    retry: tuple[Path, frozenset[int]] | None = None
-    handler = None
-    try:
-        if command == "retry":
-            args, report, rows = _retry_args(argv[1:])
-            retry = (report, rows)
-            if not rows:
-                print(f"nothing to retry: no failed or error rows in {report}", file=sys.stderr)
-                return EXIT_OK
-        else:
-            args = build_parser().parse_args(argv)
-        if args.dry_run:
-            return _dry_run(args)
-        if args.log_file:
-            try:
-                handler = attach_log_file(Path(args.log_file), verbose=args.verbose)
-            except OSError as exc:
-                raise UsageError(f"cannot write --log-file: {exc.strerror}") from None
-        summary = anyio.run(_main, args, retry[1] if retry else None)
-    except UsageError as exc:
-        print(f"Error: {redact(exc.message)}", file=sys.stderr)
-        return EXIT_USAGE
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        print(f"Error: invalid settings: {redact(problems)}", file=sys.stderr)
-        return EXIT_USAGE
-    except FatalApiError as exc:
-        print(
-            f"Error: {redact(exc.message)} (HTTP {exc.http_status}); run aborted", file=sys.stderr
-        )
-        return EXIT_FATAL_API
-    except (Interrupted, KeyboardInterrupt) as exc:
-        reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
-        print(f"Stopped: {reason}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:
-        # A bug. The traceback helps; redacted, because aiohttp puts URLs (SAS) in messages.
-        text = "".join(traceback.format_exception(exc))
-        print(f"{redact(text)}Error: internal error (a bug; please report it)", file=sys.stderr)
-        return EXIT_INTERNAL
-    finally:
-        if handler is not None:
-            detach(handler)
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    done = _dispatch(argv)
+    if done is not None:
+        return done
+    err = safe(sys.stderr)
+    retry: Retry | None = None
+    with ExitStack() as stack:
+        try:
+            if argv and argv[0] == "retry" and not Path("retry").is_file():
+                args, retry = _retry_args(argv[1:])
+                if retry.note:
+                    err.write(retry.note + "\n")
+                if not retry.rows:
+                    err.write(f"nothing to retry in {retry.report}\n")
+                    return EXIT_OK
+            else:
+                args = parse_main(argv)
+            if args.dry_run:
+                return _dry_run(args)
+            report = args.report or default_report_path(args.manifest)
+            check_outputs(args, report=Path(report))
+            if args.log_file:
+                handler = attach_log_file(Path(args.log_file), level=log_level(args))
+                stack.callback(detach, handler)
+            stats = None
+            if args.stats_json and args.stats_json != "-":
+                stats = stack.enter_context(
+                    safe(open(args.stats_json, "w", encoding="utf-8"), owns=True)  # noqa: SIM115
+                )
+            views: list[ProgressView] = []
+
+            def make_view() -> ProgressView:
+                views.append(_view(args, err, stats))
+                return views[-1]
+
+            # If the run fails before the pipeline closes its view, stop a live display.
+            stack.callback(_abandon, views)
+            summary = anyio.run(_main, args, retry.rows if retry else None, make_view, err)
+        except UsageError as exc:
+            err.write(f"Error: {redact(exc.message)}\n")
+            return EXIT_USAGE
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
+            )
+            err.write(f"Error: invalid settings: {redact(problems)}\n")
+            return EXIT_USAGE
+        except FatalApiError as exc:
+            err.write(f"Error: {redact(exc.message)} (HTTP {exc.http_status}); run aborted\n")
+            return EXIT_FATAL_API
+        except (Interrupted, KeyboardInterrupt) as exc:
+            reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
+            err.write(f"Stopped: {reason}\n")
+            return EXIT_INTERRUPTED
+        except Exception as exc:
+            # A bug. The traceback helps; redacted, because aiohttp puts URLs (SAS) in messages.
+            text = "".join(traceback.format_exception(exc))
+            err.write(f"{redact(text)}Error: internal error (a bug; please report it)\n")
+            return EXIT_INTERNAL
     if retry is not None:
-        merge_reports(retry[0], args.report)
-        args.report.unlink()
-        print(f"merged {summary.rows} retried rows into {retry[0]}", file=sys.stderr)
-    print(summary.render(), file=sys.stderr)
+        summary = _finish_retry(retry, summary, args, err)
+    err.write(summary.render() + "\n")
+    err.flush()
     if args.summary_json:
         try:
             Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
         except OSError as exc:
-            print(f"Error: cannot write --summary-json: {exc.strerror}", file=sys.stderr)
+            err.write(f"Error: cannot write --summary-json: {exc.strerror}\n")
             return EXIT_USAGE
     return summary.exit_code

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from batcher.progress.streams import safe
 from batcher.reporting.summary import human_bytes
 from batcher.rows.scan import SKIP_REASONS, ScanEntry, Scanner, ScanOptions, SkipLog
 from batcher.summary import EXIT_OK, EXIT_USAGE
@@ -150,7 +151,8 @@ def main(argv: Sequence[str]) -> int:
     if not args.dir.is_dir():
         sys.stderr.write(f"Error: not a directory: {args.dir}\n")
         return EXIT_USAGE
-    return _scan(args, sys.stderr)
+    # The counts on stderr are courtesy output: a closed pipe there must not fail the scan.
+    return _scan(args, safe(sys.stderr))
 
 
 if __name__ == "__main__":

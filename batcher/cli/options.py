@@ -1,14 +1,17 @@
-"""The main command's options: argv + environment → Settings.
+"""The main command's options: argv + environment + config file → Settings.
 
 Every option can also be set by an environment variable ``BATCHER_<OPTION>`` (dashes become
-underscores); the command line wins. The API key is never an option value (it would show in
-process listings): ``MEDIAMAGIC_API_KEY`` or ``--api-key-file``.
+underscores) or in a TOML config file (``layers.py``); the command line wins, then the
+environment, then the file. The API key is never an option value (it would show in process
+listings): ``MEDIAMAGIC_API_KEY`` or ``--api-key-file``.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,46 +19,69 @@ from pydantic import SecretStr
 
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import UsageError
+from batcher.logs import LEVELS
 from batcher.scale.shard import Shard
 
 ENV_PREFIX = "BATCHER_"
 
 
-def _env_name(name: str) -> str:
+def env_name(name: str) -> str:
     return ENV_PREFIX + name.upper().replace("-", "_")
 
 
-def _env_default(name: str, fallback: Any) -> Any:
-    return os.environ.get(_env_name(name), fallback)
+DESCRIPTION = """\
+Upload media to MediaMagic, submit it for compliance review, track every submission and
+write one JSON line per manifest row.
+
+commands:
+  batcher MANIFEST [options]        run (the options below)
+  batcher retry REPORT [options]    run again only the rows that ended failed or error
+  batcher report REPORT [options]   summarise a report: filters, --json, --lines, --html
+  batcher manifest DIR [options]    write a manifest of a folder's acceptable files
+  batcher merge REPORT... -o OUT    one report from shard reports (--shard K/N runs)
+  batcher ray MANIFEST --shards N   run the shards as Ray tasks, merge their reports
+  batcher help [COMMAND]            this help, or a command's (also COMMAND --help)
+"""
+
+EPILOG = """\
+Every option can also be set as BATCHER_<OPTION> in the environment (BATCHER_UPLOAD_WORKERS=16)
+or in a TOML config file with the option names as keys (upload-workers = 16, dashes or
+underscores): --config PATH, else $BATCHER_CONFIG, else ./batcher.toml when present.
+The command line wins over the environment, which wins over the file.
+The API key: MEDIAMAGIC_API_KEY or --api-key-file, never an option value.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The options with their built-in defaults; ``layers.parse_main`` adds file and env."""
     p = argparse.ArgumentParser(
         prog="batcher",
-        description="Upload media to MediaMagic, submit it for compliance review, track every "
-        "submission and write one JSON line per manifest row. Every option can also be set "
-        "as BATCHER_<OPTION> in the environment.",
-        epilog="Other commands: `batcher report REPORT.jsonl [--html OUT]` summarises a report; "
-        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree; "
-        "`batcher merge REPORT... -o OUT` merges shard reports; `batcher ray MANIFEST "
-        "--shards N` runs the shards on a Ray cluster.",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
     def opt(flag: str, help_text: str, **kw: Any) -> None:
         name = flag.lstrip("-")
-        kw.setdefault("default", _env_default(name, kw.pop("fallback", None)))
-        p.add_argument(flag, help=f"{help_text} [env {_env_name(name)}]", **kw)
+        kw.setdefault("default", kw.pop("fallback", None))
+        p.add_argument(flag, help=f"{help_text} [env {env_name(name)}]", **kw)
 
     def switch(flag: str, help_text: str, *, short: str | None = None, into: Any = None) -> None:
         """An on/off flag; its variable is on when set to 1, true or yes."""
         name = flag.lstrip("-")
-        on = str(_env_default(name, "")).lower() in ("1", "true", "yes")
         flags = [short, flag] if short else [flag]
         (into or p).add_argument(
-            *flags, action="store_true", default=on, help=f"{help_text} [env {_env_name(name)}=1]"
+            *flags, action="store_true", default=False, help=f"{help_text} [env {env_name(name)}=1]"
         )
 
     p.add_argument("manifest", type=Path, help="CSV (header with a 'path' column) or JSON Lines")
+    p.add_argument("--version", action="version", version=f"batcher {version()}")
+    opt(
+        "--config",
+        "TOML file of option defaults (default: ./batcher.toml when present)",
+        type=Path,
+        metavar="PATH",
+    )
     switch(
         "--sandbox",
         "start the built-in MediaMagic sandbox on loopback and run against it (no API key needed)",
@@ -127,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         into=quiet,
     )
     opt(
+        "--log-level",
+        "DEBUG (= -v), INFO (default), NOTICE (progress and notices, no per-row lines) or "
+        "ERROR (= -q); also the --log-file level",
+        type=str.upper,
+        choices=list(LEVELS),
+        fallback=None,
+    )
+    opt(
         "--status-interval",
         "seconds between status lines when stderr is not a terminal",
         type=float,
@@ -134,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opt("--summary-json", "also write the end summary as one JSON object to this file", type=Path)
     opt("--log-file", "write events as JSON lines to this file (secrets redacted)", type=Path)
+    opt(
+        "--stats-json",
+        "live progress as one JSON object per --status-interval to this file ('-': stderr, "
+        "instead of the human display)",
+        metavar="PATH",
+    )
     switch("--dry-run", "check the whole manifest with no network and print what a run would do")
     opt(
         "--assume-mbps",
@@ -143,6 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
     return p
+
+
+def version() -> str:
+    try:
+        return metadata.version("batcher")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def log_level(args: argparse.Namespace) -> int:
+    """-v and -q are shorthands that win over --log-level."""
+    if args.verbose:
+        return logging.DEBUG
+    if args.quiet:
+        return logging.ERROR
+    return LEVELS[args.log_level or "INFO"]
 
 
 def api_key_from(args: argparse.Namespace) -> SecretStr | None:

@@ -19,11 +19,16 @@ from typing import Any
 
 import anyio
 
-from batcher.cli.options import _env_default, build_parser, settings_from
+from batcher.cli.layers import parse_main
+from batcher.cli.options import build_parser, env_name, settings_from
 from batcher.errors import FatalApiError, UsageError
 from batcher.pipeline import default_report_path
 from batcher.redact import redact
 from batcher.summary import EXIT_FATAL_API, EXIT_USAGE, RunSummary
+
+
+def _env_default(name: str, fallback: Any) -> Any:
+    return os.environ.get(env_name(name), fallback)
 
 
 def pre_parser() -> argparse.ArgumentParser:
@@ -121,7 +126,7 @@ def main(argv: Sequence[str]) -> int:
         return 0
     try:
         pre, rest = parser.parse_known_args(list(argv))
-        args = build_parser().parse_args(rest)
+        args = parse_main(rest)
         if pre.shards is None or int(pre.shards) < 1:
             raise UsageError("batcher ray needs --shards N (N >= 1)")
         pre.shards = int(pre.shards)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from batcher.errors import ReportUnreadable
+from batcher.progress.streams import safe
 from batcher.reporting.filters import SEVERITY_ORDER, STATUSES, ReportFilter
 from batcher.reporting.html import HtmlRows, render_html
 from batcher.reporting.load import open_report
@@ -86,7 +87,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     reader = open_report(args.report)
     filters = ReportFilter.of(args.status, args.severity, args.rule)
     builder = SummaryBuilder(top=max(0, args.top))
-    html_rows = HtmlRows(base=args.report.resolve().parent) if args.html else None
+    html_rows = None
+    if args.html:
+        page_dir = args.html.resolve().parent
+        html_rows = HtmlRows(base=args.report.resolve().parent, page_dir=page_dir)
     for loaded in reader:
         if not filters.matches(loaded.line):
             continue
@@ -123,7 +127,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     try:
-        return _run(args, sys.stdout, sys.stderr)
+        return _run(args, sys.stdout, safe(sys.stderr))
     except ReportUnreadable as exc:
         sys.stderr.write(f"Error: {exc.message}\n")
         return EXIT_USAGE

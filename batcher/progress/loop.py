@@ -8,7 +8,8 @@ from pathlib import Path
 
 from batcher.context import RunContext
 from batcher.errors import UsageError
-from batcher.progress.model import ProgressView, RateWindow, Snapshot, eta
+from batcher.progress.eta import EtaModel, Rates, Work, estimate
+from batcher.progress.model import ProgressView, Snapshot
 from batcher.rows.manifest import read_manifest
 from batcher.stages.report import ReportTally
 
@@ -48,27 +49,43 @@ def snapshot(
     ctx: RunContext,
     tally: ReportTally,
     totals: Totals,
-    window: RateWindow | None,
+    model: EtaModel | None,
     started: float,
 ) -> Snapshot:
-    """``window`` None: the final snapshot, whose rates are whole-run averages."""
+    """``model`` None: the final snapshot, whose rates are whole-run averages and whose byte
+    total is what was sent (nothing is left to send once the run is over)."""
     now = ctx.clock.now()
     c = ctx.counters
     by_status = tally.summary.by_status
     done = len(tally.reported_rows)
-    if window is not None:
-        bytes_rate, rows_rate = window.add(now, c.bytes_sent, done)
-    else:
-        span = max(now - started, 1e-9)
-        bytes_rate, rows_rate = c.bytes_sent / span, done / span
+    bytes_total = None
     bytes_left = None
     if totals.bytes is not None:
-        bytes_left = max(0, totals.bytes - c.bytes_sent - c.bytes_skipped)
+        # Never below what was sent: a row that failed mid-upload is skipped whole.
+        bytes_total = max(c.bytes_sent, totals.bytes - c.bytes_skipped)
+        bytes_left = bytes_total - c.bytes_sent
     rows_left = None if totals.rows is None else max(0, totals.rows - done)
+    results = by_status["complete"] + by_status["failed"]
+    work = Work(
+        rows_left=rows_left,
+        bytes_left=bytes_left,
+        waiting_submit=max(0, c.files_uploaded - c.rows_submitted),
+        processing=max(0, c.rows_submitted - results),
+        reading=totals.rows is None or c.rows_read < totals.rows,
+        stopping=ctx.stopping.is_set(),
+    )
+    if model is not None:
+        est = model.update(now, bytes_sent=c.bytes_sent, rows_done=done, work=work)
+        rates = model.last
+    else:
+        span = max(now - started, 1e-9)
+        rates = Rates(c.bytes_sent / span, done / span)
+        est = estimate(work, rates)
+        bytes_total = c.bytes_sent
     return Snapshot(
         elapsed=now - started,
         rows_total=totals.rows,
-        bytes_total=None if totals.bytes is None else totals.bytes - c.bytes_skipped,
+        bytes_total=bytes_total,
         rows_read=c.rows_read,
         bytes_sent=c.bytes_sent,
         files_uploaded=c.files_uploaded,
@@ -77,18 +94,18 @@ def snapshot(
         complete=by_status["complete"],
         failed=by_status["failed"],
         errors=by_status["error"],
-        bytes_per_second=bytes_rate,
-        rows_per_second=rows_rate,
-        eta_seconds=eta(
-            bytes_left=bytes_left, rows_left=rows_left, bytes_rate=bytes_rate, rows_rate=rows_rate
-        ),
+        bytes_per_second=rates.bytes_per_second,
+        rows_per_second=rates.rows_per_second,
+        eta_seconds=est.seconds,
+        phase=est.phase,
+        eta_at_least=est.at_least,
     )
 
 
 async def progress_loop(
     ctx: RunContext, tally: ReportTally, view: ProgressView, totals: Totals, started: float
 ) -> None:
-    window = RateWindow()
+    model = EtaModel()
     while True:
-        view.update(snapshot(ctx, tally, totals, window, started))
+        view.update(snapshot(ctx, tally, totals, model, started))
         await ctx.clock.sleep(view.interval)

@@ -4,7 +4,14 @@ The overview and the charts are static HTML/SVG made here; the per-asset table i
 by the inline script from one ``<script type="application/json">`` block, a page at a time,
 so 10,000 rows open as fast as 100. Everything from the report is user data: static parts go
 through ``html.escape``, the JSON block has ``<``, ``>`` and ``&`` escaped so no path can close
-the script element, and the script only ever sets ``textContent`` and ``file://`` hrefs.
+the script element, and the script only ever sets ``textContent`` and hrefs made here: links
+to the media relative to the page (``./``, ``../``; so a page mailed with its folder, or kept
+beside the media, still opens them; ``file://`` only where no relative path exists), and
+``https``/``http`` links to precedents.
+
+Each finding shows what a compliance reviewer reads first: its severity and the reasoning
+behind it (``severityReasoningHeadline`` and ``severityReasoning``) and the precedents
+(rulings) it rests on.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from batcher.outcome import ReportLine
 from batcher.reporting.charts import SEVERITY_COLOURS, rules_chart, severity_chart
@@ -27,17 +35,41 @@ from batcher.reporting.summary import ReportSummary, human_bytes, severity_rank
 _JSON_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
 
-def file_uri(path_text: str, base: Path) -> str | None:
-    """``file://`` URI of a report path; relative paths resolve against ``base``."""
+def file_uri(path_text: str, base: Path, page_dir: Path | None = None) -> str | None:
+    """The link to a report path. Relative to ``page_dir`` (the page's folder) when the
+    report names the file relatively (media, manifest and page travel together) or the file
+    lies below the page's folder; else a ``file://`` URI, which opens only on this machine.
+    Relative paths in the report resolve against ``base``."""
     if not path_text:
         return None
     path = Path(path_text).expanduser()
-    if not path.is_absolute():
+    portable = not path.is_absolute()
+    if portable:
         path = base / path
+    path = Path(os.path.normpath(path))
+    if page_dir is not None:
+        try:
+            rel: str | None = os.path.relpath(path, os.path.normpath(page_dir))
+        except ValueError:  # another drive
+            rel = None
+        if rel is not None and (portable or not rel.startswith("..")):
+            # Quoted: a name like "javascript:x" becomes "./javascript%3Ax", a plain path.
+            href = quote(Path(rel).as_posix(), safe="/")
+            return href if href.startswith("../") else "./" + href
     try:
-        return Path(os.path.normpath(path)).as_uri()
+        return path.as_uri()
     except (ValueError, UnicodeEncodeError):
         return None
+
+
+def web_url(value: object) -> str | None:
+    """A precedent's URL, kept only if it is plain http(s)."""
+    text = str(value or "")
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    return text if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 @dataclass
@@ -49,6 +81,8 @@ class HtmlRows:
     """
 
     base: Path
+    page_dir: Path | None = None
+    """The page's folder: file links are made relative to it."""
     rows: list[dict[str, Any]] = field(default_factory=list)
     strings: list[str] = field(default_factory=list)
     _index: dict[str, int] = field(default_factory=dict)
@@ -60,13 +94,25 @@ class HtmlRows:
             self.strings.append(text)
         return self._index[text]
 
+    def _precedents(self, value: object) -> list[list[Any]]:
+        """[title, url or None, decision, date] per precedent, strings by reference."""
+        if not isinstance(value, list):
+            return []
+        out: list[list[Any]] = []
+        for p in value:
+            if isinstance(p, dict):
+                title = p.get("title") or p.get("url") or "precedent"
+                refs = [self._ref(p.get(k)) for k in ("decision", "date")]
+                out.append([self._ref(title), web_url(p.get("url")), *refs])
+        return out
+
     def add(self, line: ReportLine) -> None:
         severities = [str(i.get("severity") or "").upper() for i in line.issues]
         worst = min(severities, key=severity_rank) if severities else None
         row: dict[str, Any] = {
             "r": line.row,
             "p": line.path,
-            "u": file_uri(line.path, self.base),
+            "u": file_uri(line.path, self.base, self.page_dir),
             "s": line.status,
             "m": line.upload_method,
             "n": line.issue_count if line.issue_count is not None else len(line.issues) or None,
@@ -80,6 +126,8 @@ class HtmlRows:
                     self._ref(sev),
                     self._ref(i.get("summary")),
                     self._ref(i.get("severityReasoningHeadline")),
+                    self._ref(i.get("severityReasoning")),
+                    self._precedents(i.get("precedents")),
                 ]
                 for i, sev in zip(line.issues, severities, strict=True)
             ],
@@ -232,7 +280,9 @@ def render_html(summary: ReportSummary, rows: HtmlRows, *, generated: datetime) 
             "</figure></section>",
             _TABLE,
             "</main>",
-            "<footer>Made by <code>batcher report</code>. Links open the local files.</footer>",
+            "<footer>Made by <code>batcher report</code>. Links to files are relative to this "
+            "page: they open while the page stays where it was made relative to the media (or "
+            "is sent with them); everything else on the page works anywhere.</footer>",
             f'<script type="application/json" id="report-data">{rows.to_json()}</script>',
             f"<script>{JS}</script></body></html>\n",
         ]

@@ -1,4 +1,6 @@
-"""The page's stylesheet, inlined (no external fonts: the system's own sans-serif)."""
+"""The page's stylesheet, inlined (no external fonts: the system's own sans-serif, with the
+common CJK families named so Chinese, Japanese and Korean file names show where such fonts
+are installed, rather than as boxes)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,10 @@ CSS = """
 html{font-size:15px}
 body{margin:0;background:var(--bg);color:var(--ink);line-height:1.45;
 font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Liberation Sans",
-"Helvetica Neue",Arial,sans-serif;font-variant-numeric:tabular-nums}
+"Helvetica Neue",Arial,"Noto Sans CJK SC","Noto Sans CJK JP","Noto Sans CJK KR",
+"Source Han Sans SC","PingFang SC","Hiragino Sans","Hiragino Kaku Gothic ProN",
+"Microsoft YaHei","Yu Gothic","Malgun Gothic","WenQuanYi Micro Hei",sans-serif;
+font-variant-numeric:tabular-nums}
 code,.mono{font-family:ui-monospace,"SFMono-Regular","DejaVu Sans Mono",Menlo,Consolas,monospace;
 font-size:.86em}
 header.top{background:#1f3047;color:#fff;padding:22px 32px 18px}
@@ -97,6 +102,8 @@ color:#3a4652}
 .findings th{background:#f2f4f7;font-size:.78rem}
 .errbox{border-left:4px solid var(--err);background:#f6f1fb;padding:8px 12px;margin:6px 0;
 border-radius:4px;overflow-wrap:anywhere}
+td.why{max-width:420px}.why-head{font-weight:600}.why-text{color:#3a4652;font-size:.9em}
+.prec-list{margin:0;padding-left:16px}.prec-list li{margin:0 0 2px}
 .kv{display:grid;grid-template-columns:max-content 1fr;gap:2px 14px;margin:4px 0}
 .kv dt{color:var(--muted)}.kv dd{margin:0;overflow-wrap:anywhere}
 a{color:var(--accent)}

@@ -1,7 +1,7 @@
 """The page's script: renders the per-asset table from the embedded JSON, a page at a time.
 
 It never assigns ``innerHTML`` from data: every value goes in through ``textContent`` and the
-only hrefs are the ``file://`` URIs made in Python. State (search, filters, sort, page) lives
+only hrefs are the links made in Python (``html.py``). State (search, filters, sort, page) lives
 in the URL fragment so a filtered view can be bookmarked or sent to a colleague.
 """
 
@@ -30,7 +30,8 @@ rows.forEach(function (r) {
   r.sevs = new Set(); r.rules = new Set();
   r.f.forEach(function (f) {
     r.sevs.add(T[f[1]]); r.rules.add(T[f[0]]); sevSeen.add(T[f[1]]);
-    hay.push(T[f[0]], T[f[2]], T[f[3]]);
+    hay.push(T[f[0]], T[f[2]], T[f[3]], T[f[4]]);
+    (f[5] || []).forEach(function (p) { hay.push(T[p[0]]); });
   });
   r.rules.forEach(function (c) { ruleCount.set(c, (ruleCount.get(c) || 0) + 1); });
   if (r.e) { hay.push(r.e.code, r.e.message, r.e.stage); }

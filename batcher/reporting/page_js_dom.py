@@ -1,7 +1,8 @@
 """DOM builders for the page's script: pills, links, the expanded detail of a row.
 
 Data only ever enters the page through ``textContent``; the one attribute set from data is
-``href``, and only to a URI that starts with ``file:`` (made by ``html.file_uri``).
+``href``, and only to what ``html.py`` made: a relative file link (``./``, ``../``), a
+``file:`` URI, or (precedents) an ``http(s):`` URL.
 """
 
 from __future__ import annotations
@@ -20,14 +21,45 @@ function pill(kind, value) {
     : "pill st-" + value;
   return el("span", cls, value);
 }
+function fileHref(uri) {
+  return !!uri && (uri.indexOf("./") === 0 || uri.indexOf("../") === 0 ||
+    uri.indexOf("file:") === 0);
+}
+function webHref(uri) {
+  return !!uri && (uri.indexOf("https://") === 0 || uri.indexOf("http://") === 0);
+}
 function link(uri, text) {
-  if (!uri || uri.indexOf("file:") !== 0) { return el("span", null, text); }
-  var a = el("a", null, text); a.href = uri; a.title = "Open the local file"; return a;
+  if (!fileHref(uri)) { return el("span", null, text); }
+  var a = el("a", null, text); a.href = uri; a.title = "Open the file (relative to this page)";
+  return a;
+}
+function reasoning(f) {
+  var td = el("td", "why");
+  if (T[f[3]]) { td.appendChild(el("div", "why-head", T[f[3]])); }
+  if (T[f[4]]) { td.appendChild(el("div", "why-text", T[f[4]])); }
+  return td;
+}
+function precedents(f) {
+  var td = el("td", "prec");
+  if (!f[5] || !f[5].length) { td.appendChild(el("span", "muted", "—")); return td; }
+  var ul = el("ul", "prec-list");
+  f[5].forEach(function (p) {
+    var li = el("li"), title = T[p[0]];
+    if (webHref(p[1])) {
+      var a = el("a", null, title); a.href = p[1]; a.rel = "noopener noreferrer";
+      a.target = "_blank"; li.appendChild(a);
+    } else { li.appendChild(el("span", null, title)); }
+    var meta = [T[p[2]], T[p[3]]].filter(Boolean).join(", ");
+    if (meta) { li.appendChild(el("span", "muted", " — " + meta)); }
+    ul.appendChild(li);
+  });
+  td.appendChild(ul);
+  return td;
 }
 function pathCell(r) {
   var td = el("td", "path"), cut = r.p.lastIndexOf("/") + 1, a;
   td.title = r.p;
-  if (r.u && r.u.indexOf("file:") === 0) {
+  if (fileHref(r.u)) {
     a = el("a"); a.href = r.u;
     a.addEventListener("click", function (ev) { ev.stopPropagation(); });
   } else { a = el("span"); }
@@ -50,7 +82,8 @@ function detail(r) {
   if (r.f.length) {
     box.appendChild(el("h3", null, "Findings (" + r.f.length + ")"));
     var t = el("table", "findings"), head = el("tr");
-    ["Severity", "Rule", "Summary", "Why this severity", "File"].forEach(function (h) {
+    ["Severity", "Rule", "Summary", "Why this severity", "Precedents", "File"]
+      .forEach(function (h) {
       head.appendChild(el("th", null, h));
     });
     t.appendChild(el("thead")).appendChild(head);
@@ -62,7 +95,8 @@ function detail(r) {
         tr.appendChild(sevTd);
         tr.appendChild(el("td", "mono", T[f[0]]));
         tr.appendChild(el("td", null, T[f[2]]));
-        tr.appendChild(el("td", null, T[f[3]]));
+        tr.appendChild(reasoning(f));
+        tr.appendChild(precedents(f));
         var ftd = el("td"); ftd.appendChild(link(r.u, "open file")); tr.appendChild(ftd);
         body.appendChild(tr);
       });

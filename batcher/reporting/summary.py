@@ -16,7 +16,7 @@ from typing import Any
 from batcher.outcome import ReportLine
 from batcher.reporting.filters import SEVERITY_ORDER, STATUSES, ReportFilter
 
-NO_METHOD = "none"
+NO_METHOD = "not sent"
 """Rows that never reached an upload (pre-flight errors, bad manifest rows)."""
 
 
@@ -28,6 +28,12 @@ def human_bytes(n: int) -> str:
             return f"{n:,} B" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1000
     raise AssertionError("unreachable")
+
+
+def was_sent(line: ReportLine) -> bool:
+    """The file is on the service: the service judged it, or we hold its blob path or a
+    submission. A ``duplicate_row`` or a failed upload has a method but was never sent."""
+    return line.status != "error" or line.blob_path is not None or line.submission_id is not None
 
 
 def severity_rank(severity: str) -> int:
@@ -148,7 +154,9 @@ class SummaryBuilder:
                 self.rule_text.setdefault(str(code), str(issue.get("summary") or ""))
         if line.error is not None:
             self.error_codes[line.error.code] += 1
-        method = line.upload_method or NO_METHOD
+        # Only a file the service holds (it has a blob path) counts under its method: a
+        # duplicate or a failed upload carries a method but was never sent.
+        method = (line.upload_method if was_sent(line) else None) or NO_METHOD
         self.method_rows[method] += 1
         if line.bytes is not None:
             self.bytes_total += line.bytes

@@ -199,3 +199,11 @@ class RowStates:
     def statistics(self) -> dict[RowState, int]:
         cur = self._store.db.execute("SELECT state, count(*) FROM rows GROUP BY state")
         return {RowState(state): int(n) for state, n in cur}
+
+    def open_submissions(self) -> int:
+        """Submissions with rows still waiting for results (what a resumed run polls)."""
+        cur = self._store.db.execute(
+            "SELECT count(DISTINCT submission_id) FROM rows WHERE state = ?",
+            (RowState.SUBMITTED.value,),
+        )
+        return int(cur.fetchone()[0])

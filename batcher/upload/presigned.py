@@ -47,6 +47,7 @@ async def upload_presigned(ctx: RunContext, job: RowJob) -> None:
         key=f"{filename}:{job.size}:{job.mtime_ns}",
         content_type=job.content_type,
         progress=ctx.counters.sent,
+        found=ctx.counters.found,
     )
     job.blob_path = sas.blob_path
     job.bytes_sent = stats.bytes_sent

@@ -21,6 +21,7 @@ import pytest
 
 from batcher.cli.report_cmd import main as report_main
 from batcher.outcome import ErrorInfo, ReportLine
+from batcher.reporting.page_css import CSS
 
 SEVERITIES = ("CRITICAL", "MAJOR", "MINOR", "INFO")
 RULES = ("CAP_3.1", "CAP_5.1", "CAP_8.4", "CAP_12.1", "CAP_15.1")
@@ -78,6 +79,16 @@ def _issues(n: int) -> list[dict[str, Any]]:
             "severity": SEVERITIES[(n * 3 + k) % 4],
             "summary": f"Finding {k} of asset {n}" + (f" <b>{PWN}</b>" if n == EVIL_ROW else ""),
             "severityReasoningHeadline": "Claim likely to mislead",
+            "severityReasoning": f"Reasoning {k} of asset {n}: the claim is specific and wide",
+            "precedents": [
+                {
+                    "url": f"https://www.asa.org.uk/rulings/r-{n}-{k}.html",
+                    "title": f"Ruling {k} for asset {n}",
+                    "decision": "Upheld",
+                    "date": "2024-01-01",
+                },
+                {"url": "javascript:" + PWN, "title": f"Bad link {k} of {n}", "decision": ""},
+            ],
         }
         for k in range(n % 5)
     ]
@@ -138,6 +149,44 @@ def test_script_renders_table_and_charts_without_console_errors(
     for colour in ("#c62828", "#ef6c00", "#f2b705", "#8a939b"):
         assert f'fill="{colour}"' in dom
     assert "CAP_8.4" in dom
+
+
+def test_findings_show_reasoning_and_precedents_and_files_link_relative_to_the_page(
+    tmp_path: Path, browse: Browser
+) -> None:
+    page, lines = _page(tmp_path, 200)
+    row = 4  # complete, with four findings
+    assert len(lines[row - 1].issues) == 4
+    dom = browse(page, f"#open={row}", "--dump-dom").stdout
+    assert 'data-ready="200"' in dom
+    assert "<th>Why this severity</th>" in dom and "<th>Precedents</th>" in dom
+    for k in range(4):
+        assert f"Reasoning {k} of asset {row}: the claim is specific and wide" in dom
+        assert f'href="https://www.asa.org.uk/rulings/r-{row}-{k}.html"' in dom
+        assert f"Ruling {k} for asset {row}" in dom
+        assert f"Bad link {k} of {row}" in dom  # shown, but not as a link
+    assert "Upheld, 2024-01-01" in dom
+    assert 'href="javascript:' not in dom
+    # Files are linked relative to the page (the page sits beside media/ here).
+    assert f'href="./media/campaign-{row % 7}/asset-{row:05d}.png"' in dom
+    assert 'href="file:' not in dom
+    # Searching finds a finding by its reasoning.
+    dom = browse(page, "#q=reasoning%201%20of%20asset%2042", "--dump-dom").stdout
+    assert dom.count('<tr class="main') == 1
+
+
+def test_cjk_names_are_shown_and_linked_and_the_fonts_name_cjk_families(
+    tmp_path: Path, browse: Browser
+) -> None:
+    assert '"Noto Sans CJK SC"' in CSS and '"Microsoft YaHei"' in CSS and '"PingFang SC"' in CSS
+    report = tmp_path / "cjk.report.jsonl"
+    line = ReportLine(row=1, path="media/春季促销-海报.png", status="complete", issues=[])
+    report.write_text(line.to_json() + "\n", encoding="utf-8")
+    page = tmp_path / "cjk.html"
+    assert report_main([str(report), "--html", str(page), "--json"]) == 0
+    dom = browse(page, "", "--dump-dom").stdout
+    assert "春季促销-海报.png" in dom
+    assert 'href="./media/%E6%98%A5' in dom
 
 
 def test_paths_and_messages_cannot_inject_markup(tmp_path: Path, browse: Browser) -> None:

@@ -3,7 +3,8 @@ from __future__ import annotations
 import io
 
 from batcher.outcome import ErrorInfo, ReportLine
-from batcher.progress.model import RateWindow, Snapshot, clock_text, eta, status_line
+from batcher.progress.eta import RateWindow
+from batcher.progress.model import Snapshot, clock_text, size_text, status_line
 from batcher.progress.views import PlainView
 
 
@@ -33,17 +34,21 @@ def test_rate_uses_the_recent_window_not_the_whole_run() -> None:
     window.add(0, 0, 0)
     window.add(5, 100, 1)  # a slow start ...
     for t in range(6, 40):
-        rate, _ = window.add(t, 100 + (t - 5) * 1000, 1)
+        rate = window.add(t, 100 + (t - 5) * 1000, 1).bytes_per_second
     # ... forgotten: 1000 B/s now, though the whole-run average is below that.
     assert 950 <= rate <= 1000
     assert rate > (100 + 34 * 1000) / 39
 
 
-def test_eta_from_bytes_then_rows() -> None:
-    assert eta(bytes_left=5_000, rows_left=10, bytes_rate=1_000, rows_rate=1) == 5
-    assert eta(bytes_left=0, rows_left=10, bytes_rate=1_000, rows_rate=2) == 5
-    assert eta(bytes_left=5_000, rows_left=10, bytes_rate=0, rows_rate=2) is None
-    assert eta(bytes_left=0, rows_left=0, bytes_rate=0, rows_rate=0) == 0
+def test_sizes_use_si_symbols_like_the_reports() -> None:
+    assert size_text(1_500) == "1.5 kB"
+    assert size_text(2_000_000) == "2.0 MB"
+    assert "KB" not in status_line(_snap(bytes_sent=1_500, bytes_per_second=900))
+
+
+def test_after_uploads_the_phase_replaces_the_rate() -> None:
+    line = status_line(_snap(phase="waiting for results", bytes_per_second=12.0))
+    assert "waiting for results" in line and "uploads done" in line and "/s" not in line
 
 
 def test_status_line_says_every_stage() -> None:

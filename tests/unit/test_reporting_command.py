@@ -143,15 +143,28 @@ def test_html_escapes_every_value_from_the_report(
     assert EVIL in paths  # escaped for HTML, intact for the script
 
 
-def test_html_links_resolve_relative_paths_against_the_report_folder(tmp_path: Path) -> None:
-    html = tmp_path / "out.html"
-    assert main([str(_write(tmp_path)), "--html", str(html)]) == 0
+def _uris(html: Path) -> dict[int, str]:
     page = html.read_text(encoding="utf-8")
     data = json.loads(page.split('id="report-data">', 1)[1].split("</script>", 1)[0])
-    uris = {row["r"]: row["u"] for row in data["rows"]}
-    assert uris[1] == (tmp_path / "media" / "a.png").as_uri()
-    assert uris[3] == "file:///abs/gone.png"
-    assert uris[2].startswith("file://") and "<" not in uris[2]
+    return {row["r"]: row["u"] for row in data["rows"]}
+
+
+def test_html_links_are_relative_to_the_page_so_a_mailed_folder_still_opens(
+    tmp_path: Path,
+) -> None:
+    report = _write(tmp_path)
+    uris = _uris_of(report, tmp_path / "out.html")
+    assert uris[1] == "./media/a.png"  # relative in the report: relative on the page
+    assert uris[3] == "file:///abs/gone.png"  # absolute elsewhere: this machine only
+    assert uris[2].startswith("./%3Cscript%3E") and "<" not in uris[2]
+    # A page made in another folder links back up to the media.
+    assert _uris_of(report, tmp_path / "pages" / "out.html")[1] == "../media/a.png"
+
+
+def _uris_of(report: Path, html: Path) -> dict[int, str]:
+    html.parent.mkdir(exist_ok=True)
+    assert main([str(report), "--html", str(html)]) == 0
+    return _uris(html)
 
 
 def test_html_is_self_contained(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_error_codes_bytes_and_upload_methods(tmp_path: Path) -> None:
     assert s.by_method == {
         "direct": (4, 6_500),
         "presigned": (1, 20_000_000),
-        "none": (1, 0),
+        "not sent": (1, 0),
     }
 
 

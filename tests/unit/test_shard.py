@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from batcher.cli.options import build_parser, settings_from
+from batcher.cli.layers import parse_main
+from batcher.cli.options import settings_from
 from batcher.errors import UsageError
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.scale.shard import Shard, row_key, shard_of
@@ -46,12 +47,11 @@ def test_the_key_is_stable_across_processes_and_spellings() -> None:
 
 
 def test_the_option_and_its_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    args = build_parser().parse_args(["m.csv", "--shard", "1/2"])
+    args = parse_main(["m.csv", "--shard", "1/2"], environ={})
     assert settings_from(args).shard == Shard(index=1, count=2)
-    monkeypatch.setenv("BATCHER_SHARD", "0/2")
-    args = build_parser().parse_args(["m.csv"])
+    args = parse_main(["m.csv"], environ={"BATCHER_SHARD": "0/2"})
     assert settings_from(args).shard == Shard(index=0, count=2)
-    args = build_parser().parse_args(["m.csv", "--shard", "2/2"])
+    args = parse_main(["m.csv", "--shard", "2/2"], environ={})
     with pytest.raises(UsageError):
         settings_from(args)
 
