@@ -94,6 +94,10 @@ class Settings(BaseModel):
     """Ignore (delete) the journal of an earlier run and start afresh."""
 
     rerun: Literal["fresh", "skip"] = "fresh"
+    on_ambiguous_create: Literal["resubmit", "report"] = "resubmit"
+    """After a create whose answer was lost and that the service then says it holds (409):
+    upload and submit those rows again under fresh blob names (marked in the report), or
+    report them ``submission_unconfirmed`` (``stages/submit.py``)."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 
     @field_validator("base_url")

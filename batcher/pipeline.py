@@ -27,6 +27,7 @@ from batcher.api.client import MediaMagicClient
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
+from batcher.completeness import MissingRows, RowsRead
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import BatcherError, FatalApiError, UsageError
@@ -154,7 +155,8 @@ async def run_batch(
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
-    rows = _rows(manifest, only_rows)
+    read = RowsRead()
+    rows = read.track(_rows(manifest, only_rows))
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
@@ -191,7 +193,8 @@ async def run_batch(
                 unfinished = _rows(manifest, only_rows)
                 _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
                 raise Interrupted(shutdown.reason)
-            if writer.tally.provisional == 0:
+            missing = _check_every_row_reported(read, writer)
+            if writer.tally.provisional == 0 and not missing:
                 journal.mark_completed()
     finally:
         writer.close()
@@ -202,7 +205,21 @@ async def run_batch(
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
+        missing=missing,
     )
+
+
+def _check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRows:
+    """The end-of-run invariant: each row read has its line (the writer allows one at most)."""
+    missing = read.missing(writer.tally.reported_rows)
+    if missing:
+        event(
+            logging.ERROR,
+            "rows missing from the report",
+            count=missing.count,
+            rows=list(missing.first),
+        )
+    return missing
 
 
 @asynccontextmanager

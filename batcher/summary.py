@@ -3,9 +3,10 @@ what only the run knows: time, throughput, requests, retries and throttling met.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from batcher.completeness import MissingRows
 from batcher.context import RunCounters
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.summary import ReportSummary, human_bytes
@@ -15,7 +16,13 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
+EXIT_ROWS_MISSING = 4
+"""The run ended but some manifest rows have no report line (a bug; the rows are named)."""
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, with a redacted traceback on stderr
+EXIT_DISK_FULL = 74
+"""EX_IOERR: the report, journal or log could not be written (disk full, quota, I/O error)."""
+EXIT_INCOMPLETE = 75
+"""EX_TEMPFAIL: some rows stopped on a retryable error; re-running the command finishes them."""
 EXIT_INTERRUPTED = 130
 
 
@@ -25,6 +32,10 @@ class RunSummary:
     counters: RunCounters
     throttled: dict[str, int]
     wall_seconds: float
+    provisional: int = 0
+    """Rows whose line is not final (a retryable error, or the run stopped): re-run to finish."""
+    missing: MissingRows = field(default_factory=MissingRows)
+    """Rows read but never reported: the run broke its promise (exit ``EXIT_ROWS_MISSING``)."""
 
     @classmethod
     def build(
@@ -35,9 +46,17 @@ class RunSummary:
         wall_seconds: float,
         counters: RunCounters,
         throttled: dict[str, int],
+        missing: MissingRows | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
-        return cls(report, counters, throttled, wall_seconds)
+        return cls(
+            report,
+            counters,
+            throttled,
+            wall_seconds,
+            provisional=tally.provisional,
+            missing=missing or MissingRows(),
+        )
 
     @property
     def rows(self) -> int:
@@ -69,7 +88,28 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.missing:
+            return EXIT_ROWS_MISSING
+        if self.provisional:
+            return EXIT_INCOMPLETE  # before "some failed": re-running is what helps first
         return EXIT_OK if self.complete == self.rows else EXIT_SOME_FAILED
+
+    def problems(self) -> list[str]:
+        """What the run must say loudly, beside the counts."""
+        out = []
+        if self.missing:
+            out.append(
+                f"ERROR: {self.missing.describe()}; this is a bug (please report it). "
+                "The journal is not marked complete, so re-running resumes those rows."
+            )
+        if self.provisional:
+            noun = "row" if self.provisional == 1 else "rows"
+            out.append(
+                f"INCOMPLETE: {self.provisional} {noun} stopped on a retryable error or "
+                "were not finished; re-run the same command to finish them "
+                "(nothing done is repeated)."
+            )
+        return out
 
     @property
     def throughput_mb_s(self) -> float:
@@ -88,6 +128,8 @@ class RunSummary:
             "retries": c.retries,
             "assetRetries": c.asset_retries,
             "throttled": {k: v for k, v in self.throttled.items() if v},
+            "provisionalRows": self.provisional,
+            "missingRows": {"count": self.missing.count, "first": list(self.missing.first)},
             "exitCode": self.exit_code,
         }
 
@@ -108,4 +150,4 @@ class RunSummary:
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
         ]
-        return self.report.render_text() + "\n" + "\n".join(run)
+        return "\n".join([self.report.render_text(), *run, *self.problems()])

@@ -91,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["fresh", "skip"],
         fallback="fresh",
     )
+    opt(
+        "--on-ambiguous-create",
+        "when a create's answer was lost but the service holds it: resubmit the files under "
+        "fresh names (marked in the report) or report them submission_unconfirmed",
+        choices=["resubmit", "report"],
+        fallback="resubmit",
+    )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
     opt(
@@ -166,6 +173,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
         rerun=args.rerun,
+        on_ambiguous_create=args.on_ambiguous_create,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
         shutdown_grace=float(args.shutdown_grace),

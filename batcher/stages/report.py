@@ -42,13 +42,23 @@ class ReportTally:
             self.provisional += 1
 
 
-# Outcomes that say "not finished yet": the journal keeps the row's progress instead, so
-# the next run picks it up (polls again, or starts it) rather than repeating this line.
-PROVISIONAL_CODES = frozenset({"aborted", "deadline_exceeded", "interrupted"})
+# Lines of rows the run stopped before finishing (a fatal answer, Ctrl-C/SIGTERM).
+STOPPED_CODES = frozenset({"aborted", "interrupted"})
 
 
 def provisional(line: ReportLine) -> bool:
-    return line.error is not None and line.error.code in PROVISIONAL_CODES
+    """A line that says "not finished yet": the run stopped before the row's end, or the
+    row's last error was retryable (transport, timeout, 429, 5xx, polling deadline) and only
+    this run's retries ran out. The journal keeps the row's progress instead of the line, so
+    the next run picks it up (polls again, submits, or uploads) rather than repeating it.
+
+    Only ``error`` lines: a ``failed`` line is the service's own verdict on the file (its
+    E9 retries already spent), which another run would just fetch again.
+    """
+    error = line.error
+    if line.status != "error" or error is None:
+        return False
+    return error.retryable or error.code in STOPPED_CODES
 
 
 class ReportWriter:

@@ -10,9 +10,14 @@ rows stand alone; they are reported with the service's answer and the rest is su
 E4 is not idempotent. After an ambiguous failure (the connection dropped once the request
 was sent, or the process died with the create in flight: journal state ``submitting``) the
 same request is sent once more: its blob paths make a duplicate impossible, since a path can
-be submitted only once. 201 means the first never landed; 409 means it probably did, under a
-submission ID we never saw. Then the rows are reported ``submission_unconfirmed`` (never
-resubmitted silently under new names, never lost).
+be submitted only once. 201 means the first never landed. 409 ``Asset already submitted``
+means it did, under a submission ID we never saw: that 409 is explained, so the batch is
+not split to find a culprit. By default (``on_ambiguous_create="resubmit"``) its rows are
+uploaded again under fresh blob names and submitted, and their lines carry a note saying
+so (``stages/resubmit.py``); with ``"report"`` they are reported ``submission_unconfirmed``.
+
+An answer that does not fit what was sent (wrong count, an asset ID twice or empty) is a
+``bad_response`` error for every row of the batch: nothing is guessed.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ from batcher.context import RunContext
 from batcher.errors import ApiError, RowError, TransportError
 from batcher.logs import event
 from batcher.outcome import ReportLine, RowJob, Ticket
+from batcher.stages.resubmit import resubmitted, upload_again
 
 
 def _unconfirmed(exc: ApiError) -> ApiError:
     return ApiError(
         "the connection dropped while creating the submission and the service now says this "
-        "asset is already submitted: it probably holds it in a submission whose ID was lost. "
-        "Not resubmitted, to avoid a duplicate; re-run with --fresh to submit it again.",
+        "asset is already submitted: it holds it in a submission whose ID was lost. "
+        "Not resubmitted (--on-ambiguous-create report, or resubmitted once already); "
+        "re-run with --fresh to submit it again.",
         code="submission_unconfirmed",
         http_status=exc.http_status,
     )
@@ -61,6 +68,8 @@ class Submitter:
         self._report = report
 
     async def submit(self, batch: list[RowJob]) -> None:
+        if not batch:
+            return
         client = self._ctx.client
         delay = self._ctx.settings.simulation_delay
         self._ctx.journal.rows.submitting(batch)
@@ -71,22 +80,55 @@ class Submitter:
                 for job in batch:
                     job.create_ambiguous = True
                 await self.submit(batch)
-            else:
-                await self._fail_all(batch, exc)
+                return
+            if not exc.ambiguous:
+                self._not_created(batch)
+            await self._fail_all(batch, exc)
             return
         except ApiError as exc:
-            if exc.retryable:  # retries spent
-                await self._fail_all(batch, exc)
-            elif len(batch) > 1:
-                half = len(batch) // 2
-                await self.submit(batch[:half])
-                await self.submit(batch[half:])
-            elif batch[0].create_ambiguous and exc.code == "already_submitted":
-                await self._fail_all(batch, _unconfirmed(exc))
-            else:
-                await self._report.send(batch[0].fail("submit", exc))
+            await self._refused(batch, exc)
             return
         await self._accepted(batch, created)
+
+    async def _refused(self, batch: list[RowJob], exc: ApiError) -> None:
+        if exc.retryable:  # retries spent on an answer that means "not done"
+            self._not_created(batch)
+            await self._fail_all(batch, exc)
+            return
+        if exc.code == "already_submitted":
+            cut = [job for job in batch if job.create_ambiguous]
+            if cut and len(cut) < len(batch):
+                # Rows of a lost create beside new ones: ask about each group on its own.
+                await self.submit([job for job in batch if not job.create_ambiguous])
+                await self.submit(cut)
+                return
+            if cut:
+                await self._lost_create(batch, exc)
+                return
+        if len(batch) > 1:
+            half = len(batch) // 2
+            await self.submit(batch[:half])
+            await self.submit(batch[half:])
+        else:
+            await self._report.send(batch[0].fail("submit", exc))
+
+    async def _lost_create(self, batch: list[RowJob], exc: ApiError) -> None:
+        """The resend of a cut create met 409: the cut create landed, for the whole batch."""
+        if self._ctx.settings.on_ambiguous_create == "report":
+            again, stay = [], batch
+        else:
+            again = [job for job in batch if not resubmitted(job)]
+            stay = [job for job in batch if resubmitted(job)]
+        await self._fail_all(stay, _unconfirmed(exc))
+        if again:
+            event(logging.INFO, "resubmitting after a lost create", rows=[j.row for j in again])
+            await self.submit(await upload_again(self._ctx, again, self._report))
+
+    def _not_created(self, batch: list[RowJob]) -> None:
+        """The create surely did not land: the journal goes back to "uploaded", so a next run
+        submits these rows plainly instead of treating the create as ambiguous."""
+        for job in batch:
+            self._ctx.journal.rows.uploaded(job)
 
     async def _accepted(self, batch: list[RowJob], created: SubmissionCreated) -> None:
         self._ctx.counters.submissions_created += 1
