@@ -42,6 +42,21 @@ class UsageError(BatcherError):
     code = "usage"
 
 
+class ReportWriteError(UsageError):
+    """The report cannot be written (disk full, permissions): the run cannot keep its promise
+    that every row ends in the report, so it stops."""
+
+    code = "report_unwritable"
+
+
+class ReportUnreadable(UsageError):
+    code = "report_unreadable"
+
+
+class Interrupted(BatcherError):
+    code = "interrupted"
+
+
 class FatalApiError(BatcherError):
     """An answer that makes every further request pointless: abort the run (exit 3)."""
 
@@ -87,6 +102,14 @@ class ApiError(RowError):
     code = "api_error"
 
 
+class ConflictError(ApiError):
+    code = "conflict"
+
+
+class AlreadySubmittedError(ConflictError):
+    code = "already_submitted"
+
+
 class RateLimitedError(ApiError):
     code = "rate_limited"
     retryable = True
@@ -127,6 +150,12 @@ class BlobError(RowError):
             "AuthenticationFailed",
             "AuthorizationFailure",
         }
+
+
+class BlobMd5MismatchError(BlobError):
+    """The service computed another MD5 than the Content-MD5 we sent."""
+
+    code = "md5_mismatch"
 
 
 class TransportError(RowError):

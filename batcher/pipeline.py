@@ -30,7 +30,7 @@ from batcher.clock import Clock, RealClock
 from batcher.completeness import MissingRows, RowsRead
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, UsageError
+from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
@@ -38,10 +38,10 @@ from batcher.progress.model import ProgressView
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
-from batcher.shutdown import Interrupted, Shutdown
+from batcher.shutdown import Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
-from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
+from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
@@ -86,6 +86,7 @@ async def _run_watched(
     try:
         async with anyio.create_task_group() as outer:
             with anyio.CancelScope() as stages:
+                outer.start_soon(watch.shutdown.enforce_grace, stages)
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
                 if watch.view is not None:
@@ -176,7 +177,7 @@ async def run_batch(
             writer.replay(text)
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
-            shutdown = Shutdown(settings.shutdown_grace)
+            shutdown = Shutdown(settings.shutdown_grace, clock)
             ctx.stopping = shutdown.requested
             try:
                 watch = Watch(shutdown, handle_signals, view, manifest)

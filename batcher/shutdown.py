@@ -1,9 +1,9 @@
 """Ctrl-C and SIGTERM: stop taking new work, let what is in flight end within a bound, exit.
 
-First signal: ``requested`` is set (stages stop taking rows; pollers stop), and the stages'
-cancel scope gets a deadline ``grace`` seconds away, so in-flight requests can finish but a
-stuck one cannot hold the exit. Second signal: cancel at once. Either way the journal holds
-every confirmed step and the next run resumes.
+First signal (or ``request()`` from code): ``requested`` is set (stages stop taking rows;
+pollers stop), and ``enforce_grace`` cancels the stages ``grace`` seconds of the run's clock
+later, so in-flight requests can finish but a stuck one cannot hold the exit. Second signal:
+cancel at once. Either way the journal holds every confirmed step and the next run resumes.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ import signal
 
 import anyio
 
-from batcher.errors import BatcherError
-
-
-class Interrupted(BatcherError):
-    code = "interrupted"
+from batcher.clock import Clock
 
 
 class Shutdown:
-    def __init__(self, grace: float) -> None:
+    def __init__(self, grace: float, clock: Clock) -> None:
         self.grace = grace
+        self.clock = clock
         self.requested = anyio.Event()
         self.signum: int | None = None
 
@@ -31,14 +28,19 @@ class Shutdown:
                 if not self.requested.is_set():
                     self.signum = signum
                     self.requested.set()
-                    stages.deadline = min(stages.deadline, anyio.current_time() + self.grace)
                 else:
                     stages.cancel()
 
-    def request(self, stages: anyio.CancelScope) -> None:
+    def request(self) -> None:
         """The same as a first signal, for callers that stop a run from code."""
         self.requested.set()
-        stages.deadline = min(stages.deadline, anyio.current_time() + self.grace)
+
+    async def enforce_grace(self, stages: anyio.CancelScope) -> None:
+        """Runs beside the stages for the whole run: once a stop is requested, give what is
+        in flight ``grace`` seconds, then cut it."""
+        await self.requested.wait()
+        await self.clock.sleep(self.grace)
+        stages.cancel()
 
     @property
     def reason(self) -> str:

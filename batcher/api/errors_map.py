@@ -1,26 +1,24 @@
-"""The ONE place where aiohttp exceptions and MediaMagic HTTP statuses become batcher errors.
-
-Model: httpx's ``map_httpcore_exceptions``. Stages never look at status codes.
-"""
+"""How the MediaMagic API's error *answers* (status + body) become batcher errors; transport
+failures go through the one translator, ``batcher.http_errors``. Stages never look at status
+codes: they test the classes (``AlreadySubmittedError``, ``ConflictError`` ...)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from contextlib import AbstractContextManager
 from typing import Any
 
-import aiohttp
-
 from batcher.errors import (
+    AlreadySubmittedError,
     ApiError,
     AuthenticationError,
+    ConflictError,
     PlanError,
     RateLimitedError,
-    RequestTimeoutError,
     ServerError,
-    TransportError,
 )
+from batcher.http_errors import parse_retry_after, translate_transport_errors
 from batcher.redact import redact
 
 # Report ``error.code`` per status. Only 429, 500 and 502 are documented as safe to retry.
@@ -34,19 +32,8 @@ _CODES: dict[int, str] = {
     422: "validation_failed",
 }
 _DETAIL_CODES: dict[str, str] = {
-    "Asset already submitted": "already_submitted",
     "Invalid blob path": "invalid_blob_path",
 }
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        # An HTTP-date is allowed by RFC 9110 but the API documents seconds; be safe.
-        return None
 
 
 def _message_of(body: Any, fallback: str) -> str:
@@ -79,9 +66,14 @@ def error_for_status(status: int, text: str, headers: dict[str, str]) -> Excepti
     if status == 402:
         return PlanError(f"plan does not allow the Integrations API: {message}", http_status=402)
     if status == 429:
-        return RateLimitedError(message, retry_after=parse_retry_after(headers.get("Retry-After")))
+        retry_after = parse_retry_after(headers.get("Retry-After"), now_wall=time.time())
+        return RateLimitedError(message, retry_after=retry_after)
     if status in (500, 502):
         return ServerError(message, http_status=status)
+    if status == 409:
+        if message == "Asset already submitted":
+            return AlreadySubmittedError(message, http_status=409)
+        return ConflictError(message, http_status=409)
     code = _DETAIL_CODES.get(message) or _CODES.get(status, f"http_{status}")
     # 503/504 are not documented for the API; gateways in front of it produce them, and
     # they mean "not processed", so retrying is safe.
@@ -89,23 +81,6 @@ def error_for_status(status: int, text: str, headers: dict[str, str]) -> Excepti
     return ApiError(message, code=code, http_status=status, retryable=retryable)
 
 
-@contextmanager
-def map_transport_errors(what: str) -> Iterator[None]:
-    """Translate aiohttp's failures to send or receive into TransportError.
-
-    ``ambiguous`` is False only when the request surely never reached the server.
-    """
-    try:
-        yield
-    except aiohttp.ClientConnectorError as exc:
-        raise TransportError(f"{what}: cannot connect ({exc.strerror})", ambiguous=False) from None
-    except TimeoutError:
-        raise RequestTimeoutError(f"{what}: no answer within the request timeout") from None
-    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
-        raise TransportError(f"{what}: connection lost ({type(exc).__name__})") from None
-    except aiohttp.ClientPayloadError as exc:
-        raise TransportError(f"{what}: truncated answer ({type(exc).__name__})") from None
-    except aiohttp.ClientResponseError as exc:
-        raise TransportError(f"{what}: bad answer (HTTP {exc.status})") from None
-    except aiohttp.ClientError as exc:
-        raise TransportError(f"{what}: {type(exc).__name__}") from None
+def map_transport_errors(what: str) -> AbstractContextManager[None]:
+    """This request's transport failures, through the one translator (``http_errors``)."""
+    return translate_transport_errors(what, redact)

@@ -1,4 +1,5 @@
-"""The ONE place where aiohttp exceptions and Azure Blob error answers become our errors.
+"""How Azure Blob's error *answers* become our errors (transport failures go through the one
+translator, ``batcher.http_errors``).
 
 Retry rules (every blob request we send is idempotent: Put Block / Put Blob / Put Block List
 with the same content may be repeated safely):
@@ -9,25 +10,22 @@ with the same content may be repeated safely):
   * Md5Mismatch (Azurite: 400 InvalidOperation "Provided contentMD5 doesn't match."): the body
     was damaged on the way; ``BlobMd5MismatchError``, which the uploader re-reads and resends
     once. Not retryable by the generic Retrier: resending the same damaged buffer is pointless.
-  * connection refused before sending: TransportError(ambiguous=False); resets, server
-    disconnects, broken payloads: TransportError (ambiguous); no answer in time:
-    RequestTimeoutError. All retryable. TLS certificate errors are not.
+  * transport failures: see ``batcher.http_errors`` (the same rules as for the API).
 Messages never contain a SAS signature: URLs and foreign texts go through ``redact``.
 """
 
 from __future__ import annotations
 
-import email.utils
 import re
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from urllib.parse import unquote
 
-import aiohttp
 import yarl
 
-from batcher.errors import BlobError, RequestTimeoutError, TransportError
+from batcher.errors import BlobError, BlobMd5MismatchError
+from batcher.http_errors import parse_retry_after, translate_transport_errors
 from batcher.redact import redact, redact_url
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
@@ -35,29 +33,6 @@ _CODE = re.compile(rb"<Code>\s*([^<]*?)\s*</Code>")
 _MESSAGE = re.compile(rb"<Message>\s*([^<]*?)\s*</Message>", re.DOTALL)
 _MAX_MESSAGE = 300
 _SIG_VALUE = re.compile(r"(?i)[?&]sig=([^&#\s]*)")
-
-
-class BlobMd5MismatchError(BlobError):
-    """The service computed another MD5 than the Content-MD5 we sent."""
-
-    code = "md5_mismatch"
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
 
 
 def scrub(text: str, url: str | yarl.URL) -> str:
@@ -98,32 +73,11 @@ def error_from_response(
         http_status=status,
         azure_code=code,
         retryable=status in RETRYABLE_STATUSES,
-        retry_after=parse_retry_after(headers.get("Retry-After")),
+        # An HTTP-date Retry-After is absolute: compared with this machine's wall clock.
+        retry_after=parse_retry_after(headers.get("Retry-After"), now_wall=time.time()),
     )
 
 
-@contextmanager
-def translate_client_errors(op: str, url: str | yarl.URL) -> Iterator[None]:
-    """Map aiohttp / socket failures of one request to TransportError and friends."""
-    where = redact_url(str(url))
-    try:
-        yield
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        raise RequestTimeoutError(f"{op}: no answer in time ({where})") from exc
-    except aiohttp.ClientConnectorCertificateError as exc:
-        error = TransportError(
-            scrub(f"{op}: TLS certificate rejected: {exc} ({where})", url), ambiguous=False
-        )
-        error.retryable = False  # a bad certificate will be just as bad next time
-        raise error from exc
-    except aiohttp.ClientConnectorError as exc:
-        # The connection never opened, so the request cannot have had any effect.
-        raise TransportError(
-            scrub(f"{op}: cannot connect: {exc} ({where})", url), ambiguous=False
-        ) from exc
-    except aiohttp.InvalidURL as exc:
-        raise BlobError(f"{op}: invalid blob URL ({where})", http_status=None) from exc
-    except (aiohttp.ClientError, ConnectionError) as exc:
-        reason = type(exc).__name__
-        detail = scrub(str(exc), url)[:_MAX_MESSAGE]
-        raise TransportError(f"{op}: {reason}: {detail} ({where})") from exc
+def translate_client_errors(op: str, url: str | yarl.URL) -> AbstractContextManager[None]:
+    """This request's transport failures, through the one translator (``http_errors``)."""
+    return translate_transport_errors(f"{op} ({redact_url(str(url))})", lambda t: scrub(t, url))

@@ -8,10 +8,9 @@ from dataclasses import dataclass, field, fields
 from typing import TypeVar
 
 from batcher.blob.blocks import Block
-from batcher.blob.errors import BlobMd5MismatchError
 from batcher.blob.reader import BlockReader, Chunk, LocalFile
 from batcher.blob.sas import SasKeeper
-from batcher.errors import BlobError, FileChangedError
+from batcher.errors import BlobError, BlobMd5MismatchError, FileChangedError
 from batcher.retry import Retrier
 
 T = TypeVar("T")

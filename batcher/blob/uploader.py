@@ -10,7 +10,6 @@ staged; a StagedBlockStore lets a later attempt skip blocks an earlier one stage
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -120,12 +119,8 @@ class BlobUploader:
         """Upload ``file`` and commit it. ``key`` is the file's stable identity (for block ids
         and resume). ``progress`` gets deltas of bytes known to be on the service (negative
         only if a resumed file must start over). Raises RowError subclasses only."""
-        # SAS expiry is wall-clock; derive it from the injected monotonic clock so that a
-        # FakeClock moves both.
-        anchor = time.time() - self._clock.now()
-        keeper = SasKeeper(
-            sas, margin=self._settings.sas_refresh_margin, wall=lambda: self._clock.now() + anchor
-        )
+        # SAS expiry is wall-clock time: read through the injected clock, so a FakeClock moves it.
+        keeper = SasKeeper(sas, margin=self._settings.sas_refresh_margin, wall=self._clock.wall)
         file.ensure_unchanged()
         try:
             plan = plan_blocks(

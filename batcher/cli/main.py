@@ -22,13 +22,12 @@ from batcher.cli.dryrun import dry_run
 from batcher.cli.options import build_parser, settings_from
 from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
 from batcher.config import PollSettings
-from batcher.errors import FatalApiError, UsageError
+from batcher.errors import FatalApiError, Interrupted, UsageError
 from batcher.logs import attach_log_file, detach
 from batcher.pipeline import journal_path_for, run_batch
 from batcher.progress.model import ProgressView
 from batcher.progress.views import PlainView, QuietView, RichView
 from batcher.redact import redact
-from batcher.shutdown import Interrupted
 from batcher.summary import (
     EXIT_FATAL_API,
     EXIT_INTERNAL,

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from batcher.errors import ReportUnreadable
 from batcher.reporting.filters import SEVERITY_ORDER, STATUSES, ReportFilter
 from batcher.reporting.html import HtmlRows, render_html
-from batcher.reporting.load import ReportUnreadable, open_report
+from batcher.reporting.load import open_report
 from batcher.reporting.summary import SummaryBuilder
 from batcher.summary import EXIT_OK, EXIT_USAGE
 

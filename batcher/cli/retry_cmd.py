@@ -8,8 +8,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from batcher.errors import UsageError
-from batcher.reporting.load import ReportUnreadable, open_report
+from batcher.errors import ReportUnreadable, UsageError
+from batcher.reporting.load import open_report
 
 RETRY_STATUSES = frozenset({"failed", "error"})
 

@@ -7,9 +7,10 @@ The library is the product and ``batcher report`` a thin client of it (DESIGN.md
 
 from __future__ import annotations
 
+from batcher.errors import ReportUnreadable
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.html import HtmlRows, render_html
-from batcher.reporting.load import LoadedLine, ReportReader, ReportUnreadable, open_report
+from batcher.reporting.load import LoadedLine, ReportReader, open_report
 from batcher.reporting.summary import ReportSummary, SummaryBuilder
 
 __all__ = [

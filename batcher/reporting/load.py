@@ -16,17 +16,11 @@ from typing import IO
 
 from pydantic import ValidationError
 
-from batcher.errors import UsageError
+from batcher.errors import ReportUnreadable
 from batcher.outcome import ReportLine
 
 # Enough to point at the problem without holding a broken file's worth of line numbers.
 _KEEP_PROBLEMS = 5
-
-
-class ReportUnreadable(UsageError):
-    """The report is missing, not a file, or cannot be opened (exit 2)."""
-
-    code = "report_unreadable"
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ any number of submissions and none sits idle on a sleeping one. The interval sta
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
-import math
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -19,7 +19,7 @@ from batcher.api.models import TERMINAL_STATUSES, AssetStatus
 from batcher.clock import Clock
 from batcher.config import PollSettings
 from batcher.context import RunContext
-from batcher.errors import ApiError, DeadlineError, RowError
+from batcher.errors import ConflictError, DeadlineError, RowError
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 
 
@@ -86,8 +86,10 @@ class PollSchedule:
                     return heapq.heappop(self._heap)[2]
                 if self._closed and not self._heap and self._in_flight == 0:
                     return None
-                wait = self._heap[0][0] - now if self._heap else math.inf
-                with anyio.move_on_after(wait):
+                if not self._heap:
+                    await self._changed.wait()
+                    continue
+                async with self._clock.move_on_after(self._heap[0][0] - now):
                     await self._changed.wait()
 
     async def finished(self, ticket: Ticket, next_due: float | None) -> None:
@@ -168,11 +170,9 @@ class Poller:
             error_type = result.error_type or (item.error_type if item else None)
             error_message = result.error_message or (item.error_message if item else None)
             if retryable and job.asset_retries < ctx.settings.poll.asset_retries:
-                try:
+                # 409: a retry is already running (or our earlier, ambiguous one landed).
+                with contextlib.suppress(ConflictError):
                     await ctx.client.retry_asset(job.submission_id, job.asset_id)
-                except ApiError as exc:
-                    if exc.code != "conflict":  # 409: a retry is already running
-                        raise
                 job.asset_retries += 1
                 ctx.counters.asset_retries += 1
                 ctx.journal.rows.retried(job)

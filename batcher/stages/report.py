@@ -12,19 +12,12 @@ from typing import IO
 
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from batcher.errors import UsageError
+from batcher.errors import ReportWriteError
 from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
 from batcher.rows.rowset import RowBitmap
 from batcher.state.journal import Journal
-
-
-class ReportWriteError(UsageError):
-    """The report cannot be written (disk full, permissions): the run cannot keep its promise
-    that every row ends in the report, so it stops."""
-
-    code = "report_unwritable"
 
 
 @dataclass

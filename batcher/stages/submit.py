@@ -29,7 +29,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from batcher.api.models import AssetRef, SubmissionCreated
 from batcher.context import RunContext
-from batcher.errors import ApiError, RowError, TransportError
+from batcher.errors import AlreadySubmittedError, ApiError, RowError, TransportError
 from batcher.logs import event
 from batcher.outcome import ReportLine, RowJob, Ticket
 from batcher.stages.resubmit import resubmitted, upload_again
@@ -95,7 +95,7 @@ class Submitter:
             self._not_created(batch)
             await self._fail_all(batch, exc)
             return
-        if exc.code == "already_submitted":
+        if isinstance(exc, AlreadySubmittedError):
             cut = [job for job in batch if job.create_ambiguous]
             if cut and len(cut) < len(batch):
                 # Rows of a lost create beside new ones: ask about each group on its own.
@@ -180,7 +180,7 @@ async def batch_stage(
             job: RowJob | None = None
             ended = False
             if batch:
-                with anyio.move_on_after(max(0.0, first_at + linger - ctx.clock.now())):
+                async with ctx.clock.move_on_after(max(0.0, first_at + linger - ctx.clock.now())):
                     try:
                         job = await uploaded.receive()
                     except anyio.EndOfStream:

@@ -17,13 +17,12 @@ import pytest
 
 from batcher.blob.blocks import block_id, plan_blocks
 from batcher.blob.budget import MemoryBudget
-from batcher.blob.errors import BlobMd5MismatchError
 from batcher.blob.ops import get_uncommitted_blocks, put_blob, put_block
 from batcher.blob.reader import BlockReader, Chunk, LocalFile, md5_b64, open_pread
 from batcher.blob.sas import SasGrant
 from batcher.blob.staged import InMemoryStagedBlockStore
 from batcher.blob.uploader import BlobSettings, BlobUploader
-from batcher.errors import BlobError, TransportError
+from batcher.errors import BlobError, BlobMd5MismatchError, TransportError
 from batcher.retry import Retrier, RetryPolicy
 from tests.fixtures.azurite import Azurite
 

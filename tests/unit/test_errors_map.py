@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from batcher.api.errors_map import error_for_status, parse_retry_after
+from batcher.api.errors_map import error_for_status
 from batcher.errors import (
     ApiError,
     AuthenticationError,
@@ -10,6 +10,7 @@ from batcher.errors import (
     RateLimitedError,
     ServerError,
 )
+from batcher.http_errors import parse_retry_after
 
 
 @pytest.mark.parametrize(

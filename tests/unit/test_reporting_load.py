@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from batcher.errors import ReportUnreadable
 from batcher.outcome import ErrorInfo, ReportLine
-from batcher.reporting.load import ReportUnreadable, open_report
+from batcher.reporting.load import open_report
 
 
 def _line(row: int, status: str = "complete") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
-import time
 from functools import partial
 from pathlib import Path
 
@@ -15,14 +14,13 @@ import anyio.lowlevel
 import pytest
 
 from batcher.blob.budget import MemoryBudget
-from batcher.blob.errors import BlobMd5MismatchError
 from batcher.blob.reader import LocalFile
 from batcher.blob.sas import SasGrant
 from batcher.blob.staged import InMemoryStagedBlockStore
 from batcher.blob.testing import FakeBlobService, FakeRequest
 from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import FakeClock
-from batcher.errors import BlobError, FileChangedError, TransportError
+from batcher.errors import BlobError, BlobMd5MismatchError, FileChangedError, TransportError
 from batcher.retry import Retrier, RetryPolicy
 
 KIB = 1024
@@ -46,13 +44,12 @@ class Source:
 
     def __init__(self, clock: FakeClock, name: str, *, sp: str = "cw", life: float = 3600.0):
         self.clock, self.name, self.sp, self.life = clock, name, sp, life
-        self.start_wall, self.start_mono = time.time(), clock.now()
         self.calls: list[bool] = []
 
     async def __call__(self, *, refresh: bool) -> SasGrant:
         sig = f"s{len(self.calls)}"
         self.calls.append(refresh)
-        wall = self.start_wall + (self.clock.now() - self.start_mono)
+        wall = self.clock.wall()
         url = f"https://fake.blob/acct/c/{self.name}?sv=2025-11-05&sp={self.sp}&sig={sig}"
         return SasGrant(url=url, expires_at=wall + self.life)
 
