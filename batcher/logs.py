@@ -6,12 +6,15 @@ attaches a handler, so the library stays silent unless asked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from batcher.localio import disk_error, local_write
 from batcher.redact import redact
 
 LOGGER = "batcher"
@@ -43,8 +46,23 @@ class JsonLinesFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False, default=str)
 
 
+class JsonLinesFileHandler(logging.FileHandler):
+    """A full disk (or a failing one) under the log file stops the run like one under the
+    report: logging's default would print a traceback, with the unredacted record, to stderr
+    and go on losing events."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if exc is not None:
+            full = disk_error(exc, self.baseFilename, "log file")
+            if full is not None:
+                raise full from None
+        super().handleError(record)
+
+
 def attach_log_file(path: Path, *, verbose: bool) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
+    with local_write(path, "log file"):
+        handler = JsonLinesFileHandler(path, encoding="utf-8")
     handler.setFormatter(JsonLinesFormatter())
     logger = log()
     logger.addHandler(handler)
@@ -55,4 +73,5 @@ def attach_log_file(path: Path, *, verbose: bool) -> logging.Handler:
 
 def detach(handler: logging.Handler) -> None:
     log().removeHandler(handler)
-    handler.close()
+    with contextlib.suppress(OSError):  # a full disk was already reported as DiskFullError
+        handler.close()

@@ -30,7 +30,14 @@ from batcher.clock import Clock, RealClock
 from batcher.completeness import MissingRows, RowsRead
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
+from batcher.errors import (
+    BatcherError,
+    DiskFullError,
+    FatalApiError,
+    Interrupted,
+    ReportWriteError,
+    UsageError,
+)
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
@@ -57,7 +64,7 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError):
+    if isinstance(exc, FatalApiError | UsageError | DiskFullError):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -186,7 +193,7 @@ async def run_batch(
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
+                if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
                 raise fatal from None

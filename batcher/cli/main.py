@@ -22,13 +22,15 @@ from batcher.cli.dryrun import dry_run
 from batcher.cli.options import build_parser, settings_from
 from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
 from batcher.config import PollSettings
-from batcher.errors import FatalApiError, Interrupted, UsageError
+from batcher.errors import DiskFullError, FatalApiError, Interrupted, UsageError
+from batcher.localio import local_write
 from batcher.logs import attach_log_file, detach
 from batcher.pipeline import journal_path_for, run_batch
 from batcher.progress.model import ProgressView
 from batcher.progress.views import PlainView, QuietView, RichView
 from batcher.redact import redact
 from batcher.summary import (
+    EXIT_DISK_FULL,
     EXIT_FATAL_API,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -78,6 +80,7 @@ async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> R
 
 
 SUBCOMMANDS = ("report", "manifest", "retry")
+_DISK_FULL_HINT = "the run stopped; what it did is kept: re-run on a disk with room to finish"
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -144,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except OSError as exc:
                 raise UsageError(f"cannot write --log-file: {exc.strerror}") from None
         summary = anyio.run(_main, args, retry[1] if retry else None)
+    except DiskFullError as exc:
+        print(f"Error: {redact(exc.message)}; {_DISK_FULL_HINT}", file=sys.stderr)
+        return EXIT_DISK_FULL
     except UsageError as exc:
         print(f"Error: {redact(exc.message)}", file=sys.stderr)
         return EXIT_USAGE
@@ -169,13 +175,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is not None:
             detach(handler)
     if retry is not None:
-        merge_reports(retry[0], args.report)
+        try:
+            with local_write(retry[0], "report"):
+                merge_reports(retry[0], args.report)
+        except DiskFullError as exc:
+            print(f"Error: {exc.message}; {_DISK_FULL_HINT}", file=sys.stderr)
+            return EXIT_DISK_FULL
         args.report.unlink()
         print(f"merged {summary.rows} retried rows into {retry[0]}", file=sys.stderr)
     print(summary.render(), file=sys.stderr)
     if args.summary_json:
         try:
-            Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+            with local_write(args.summary_json, "summary"):
+                Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+        except DiskFullError as exc:
+            print(f"Error: {exc.message}", file=sys.stderr)
+            return EXIT_DISK_FULL
         except OSError as exc:
             print(f"Error: cannot write --summary-json: {exc.strerror}", file=sys.stderr)
             return EXIT_USAGE

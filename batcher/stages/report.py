@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +13,8 @@ from typing import IO
 
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from batcher.errors import ReportWriteError
+from batcher.errors import BatcherError, ReportWriteError
+from batcher.localio import disk_error
 from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.reporting.summary import SummaryBuilder
@@ -67,7 +69,9 @@ class ReportWriter:
         try:
             self._fh: IO[str] = path.open("a" if append else "w", encoding="utf-8")
         except OSError as exc:
-            raise ReportWriteError(f"cannot write the report {path}: {exc.strerror}") from None
+            raise _write_error(exc, path) from None
+        self._good = self._fh.tell()
+        """Bytes of whole lines written: a failed write is cut back to here."""
 
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
@@ -103,11 +107,31 @@ class ReportWriter:
             self._fh.write(text + "\n")
             self._fh.flush()
         except OSError as exc:
-            raise ReportWriteError(f"cannot write the report {self.path}: {exc.strerror}") from None
+            self._cut_back()
+            raise _write_error(exc, self.path) from None
+        self._good = self._fh.buffer.tell() if hasattr(self._fh, "buffer") else self._fh.tell()
+
+    def _cut_back(self) -> None:
+        """After a failed write (a full disk takes part of a line): drop the partial line,
+        and the bytes still buffered, so the report holds whole lines only. Truncating needs
+        no room."""
+        with contextlib.suppress(OSError, ValueError):
+            os.ftruncate(self._fh.fileno(), self._good)
+        raw = getattr(getattr(self._fh, "buffer", None), "raw", None)
+        with contextlib.suppress(OSError, ValueError):
+            if raw is not None:
+                raw.close()  # the buffered rest must never be flushed after the cut
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):  # a failed flush was already a ReportWriteError
+        with contextlib.suppress(OSError, ValueError):  # a failed flush was already raised
             self._fh.close()
+
+
+def _write_error(exc: OSError, path: Path) -> BatcherError:
+    full = disk_error(exc, path, "report")
+    if full is not None:
+        return full
+    return ReportWriteError(f"cannot write the report {path}: {exc.strerror}")
 
 
 async def report_stage(writer: ReportWriter, lines: MemoryObjectReceiveStream[ReportLine]) -> None:

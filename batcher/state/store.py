@@ -11,6 +11,7 @@ every other write commits the deferred ones first, so states land in the order t
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from batcher.errors import UsageError
+from batcher.localio import disk_error, local_write
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -39,6 +41,32 @@ CREATE TABLE IF NOT EXISTS blocks (
 """
 
 
+class GuardedConnection:
+    """The journal's connection: every statement runs under ``local_write``, so a full disk
+    (or ``max_page_count``) or a failing device is a DiskFullError naming the journal, from
+    whichever write meets it."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        with local_write(self._path, "journal"):
+            return self._db.execute(sql, params)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def close(self) -> None:
+        """Close even when the last commit failed: what was not committed is redone by the
+        next run (the journal's contract), and a half-open connection helps no one."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        self._db.close()
+
+
 class JournalStore:
     """The connection and its transactions. ``now`` is the monotonic clock deferred commits
     are timed with (the run's clock, so tests can drive it)."""
@@ -49,13 +77,13 @@ class JournalStore:
         if fresh:
             self._delete()
         existed = path.exists()
-        self.db = self._connect()
+        self.db = GuardedConnection(self._connect(), path)
         if existed and not fresh and self.meta("completed") == "1":
             # The last run over this report ended: this is the next sweep, not a resume.
             self.db.close()
             self._delete()
             existed = False
-            self.db = self._connect()
+            self.db = GuardedConnection(self._connect(), path)
         version = self.meta("schema")
         if existed and version not in (None, SCHEMA_VERSION):
             raise UsageError(f"{path} is a journal of another batcher version; use --fresh")
@@ -78,6 +106,9 @@ class JournalStore:
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
         except sqlite3.Error as exc:
+            full = disk_error(exc, self.path, "journal")
+            if full is not None:
+                raise full from None
             raise UsageError(f"cannot open the journal {self.path}: {exc}") from None
         return db
 
@@ -117,5 +148,7 @@ class JournalStore:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
-        self.commit()
-        self.db.close()
+        try:
+            self.commit()
+        finally:
+            self.db.close()
