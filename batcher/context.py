@@ -7,7 +7,7 @@ from pathlib import Path
 
 import anyio
 
-from batcher.api.client import MediaMagicClient
+from batcher.api.protocol import MediaMagicApi
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobUploader
 from batcher.clock import Clock
@@ -37,7 +37,7 @@ class RunCounters:
 @dataclass
 class RunContext:
     settings: Settings
-    client: MediaMagicClient
+    client: MediaMagicApi
     uploader: BlobUploader
     budget: MemoryBudget
     clock: Clock

@@ -24,7 +24,9 @@ import aiohttp
 import anyio
 
 from batcher.api.client import MediaMagicClient
+from batcher.api.transport import AiohttpApiTransport, ApiTransport
 from batcher.blob.budget import MemoryBudget
+from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
 from batcher.completeness import MissingRows, RowsRead
@@ -72,6 +74,14 @@ def _first_fatal(exc: BaseException) -> BatcherError | None:
             if found is not None:
                 return found
     return None
+
+
+@dataclass(frozen=True)
+class Transports:
+    """The two outside worlds a run talks to; default: aiohttp over one shared session."""
+
+    api: ApiTransport
+    blob: BlobTransport
 
 
 @dataclass
@@ -152,6 +162,7 @@ async def run_batch(
     handle_signals: bool = False,
     view: ProgressView | None = None,
     only_rows: frozenset[int] | None = None,
+    transports: Transports | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
@@ -159,6 +170,7 @@ async def run_batch(
     ``Interrupted`` once every row has a line (unfinished ones say how to resume). A ``view``
     is shown live progress and each finished row. ``only_rows`` limits the run to those
     manifest rows (``batcher retry``); the others are neither read further nor reported.
+    ``transports`` replaces the HTTP seams (tests: ``FakeMediaMagic`` and its blob service).
     """
     clock = clock or RealClock()
     if settings.api_key is None:
@@ -183,7 +195,7 @@ async def run_batch(
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
         started = clock.now()
-        async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
+        async with _context(settings, clock, journal, _manifest_dir(manifest), transports) as ctx:
             shutdown = Shutdown(settings.shutdown_grace, clock)
             ctx.stopping = shutdown.requested
             try:
@@ -232,7 +244,11 @@ def _check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRo
 
 @asynccontextmanager
 async def _context(
-    settings: Settings, clock: Clock, journal: Journal, manifest_dir: Path
+    settings: Settings,
+    clock: Clock,
+    journal: Journal,
+    manifest_dir: Path,
+    transports: Transports | None = None,
 ) -> AsyncIterator[RunContext]:
     assert settings.api_key is not None
     policy = RetryPolicy(
@@ -250,16 +266,17 @@ async def _context(
     async with aiohttp.ClientSession(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
+        api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
         client = MediaMagicClient(
-            session,
-            base_url=settings.base_url,
+            api,
             api_key=settings.api_key,
             gates=RateGates(clock),
             retrier=retrier,
             timeout=settings.request_timeout,
         )
-        uploader = BlobUploader(
-            session, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
+        blob = transports.blob if transports else AiohttpTransport(session)
+        uploader = BlobUploader.from_transport(
+            blob, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal

@@ -3,6 +3,14 @@
 Prints one line with the base URL. Any key starting ``sk_test_`` is accepted; no key is
 ever printed. The access log (``--access-log``) goes through ``batcher.redact`` so SAS
 signatures and keys never reach the terminal.
+
+Knobs: per-bucket rate limits (--rate-limit upload=25 --rate-limit submission_read=10:5
+--retry-after 5), latency (--latency 0.05, --latency submission_read=0.2), one shared
+upload link (--blob-bandwidth 25 for 25 MB/s), 5xx and dropped connections (--fault-rate,
+--drop-rate, --seed), webhook delivery faults (--webhook-loss, --webhook-duplicate) and the
+CA trusted for HTTPS receivers (--webhook-ca-file). With --state-dir the sandbox keeps its
+submissions, blobs and subscriptions on disk, so a restart (even after SIGKILL) resumes
+them. docs/sandbox.md describes every knob and decision.
 """
 
 from __future__ import annotations
@@ -11,7 +19,6 @@ import argparse
 import logging
 import signal
 import sys
-from pathlib import Path
 
 import anyio
 from aiohttp.abc import AbstractAccessLogger
@@ -19,7 +26,7 @@ from aiohttp.web import BaseRequest, StreamResponse
 
 from batcher.redact import redact
 from batcher.sandbox.app import running_sandbox
-from batcher.sandbox.config import FaultSpec, SandboxConfig
+from batcher.sandbox.cli_args import build_parser, config_from
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
@@ -29,51 +36,7 @@ class RedactingAccessLogger(AbstractAccessLogger):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m batcher.sandbox", description=__doc__)
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8765, help="port to bind; 0 picks a free one")
-    p.add_argument(
-        "--processing-delay", type=float, default=2.0, help="seconds until a submission ends"
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed for fault injection")
-    p.add_argument(
-        "--fault-rate",
-        type=float,
-        default=0.0,
-        help="probability of a 5xx answer on every endpoint, split evenly over 500/502/503",
-    )
-    p.add_argument(
-        "--drop-rate", type=float, default=0.0, help="probability of a dropped connection"
-    )
-    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    p.add_argument("--sas-lifetime", type=int, default=3600, help="SAS lifetime in seconds")
-    p.add_argument("--sas-permissions", default="cw", help='SAS permissions (default "cw")')
-    p.add_argument("--direct-max-bytes", type=int, default=10_000_000, help="E2 size cap")
-    p.add_argument("--storage-dir", type=Path, default=None, help="where blob bytes are kept")
-    p.add_argument("--access-log", action="store_true", help="log requests (redacted) to stderr")
-    return p.parse_args(argv)
-
-
-def config_from(args: argparse.Namespace) -> SandboxConfig:
-    faults: dict[str, FaultSpec] = {}
-    if args.fault_rate or args.drop_rate or args.latency:
-        third = args.fault_rate / 3
-        faults["*"] = FaultSpec(
-            error_500=third,
-            error_502=third,
-            error_503=third,
-            drop_before=args.drop_rate,
-            latency_seconds=args.latency,
-        )
-    return SandboxConfig(
-        processing_delay=args.processing_delay,
-        seed=args.seed,
-        faults=faults,
-        sas_lifetime_seconds=args.sas_lifetime,
-        sas_permissions=args.sas_permissions,
-        direct_max_bytes=args.direct_max_bytes,
-        storage_dir=args.storage_dir,
-    )
+    return build_parser(__doc__).parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:

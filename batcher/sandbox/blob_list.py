@@ -78,7 +78,7 @@ async def put_block_list(
     require_write(permissions, ctx.store.get(blob_path))
     require_length(request, _MAX_BLOCK_LIST_BODY)
     expected_md5 = content_md5(request)
-    body = await request.read()
+    body = await ctx.link.read_all(request.content.iter_any())
     if expected_md5 is not None and expected_md5 != hashlib.md5(body).digest():
         raise md5_mismatch()
     entries = parse_block_list(body)
@@ -87,9 +87,18 @@ async def put_block_list(
         parts = resolve(blob, entries, ctx.config.blob_max_block_list)
         # Hashing a multi-GB blob takes seconds: do it off the event loop, once, at commit.
         md5, sha = await anyio.to_thread.run_sync(digest_parts, parts)
-        await ctx.store.replace(blob, parts, md5, sha, ctx.clock())
-        content_type = request.headers.get("x-ms-blob-content-type")
-        blob.content_type = content_type
+        # Azure stores no whole-blob Content-MD5 for a block list commit unless the client
+        # sets x-ms-blob-content-md5; keep ours for Get Blob only when the client asked.
+        keep_md5 = "x-ms-blob-content-md5" in request.headers
+        await ctx.store.replace(
+            blob_path,
+            blob,
+            parts,
+            md5 if keep_md5 else None,
+            sha,
+            ctx.clock(),
+            request.headers.get("x-ms-blob-content-type"),
+        )
         stats = ctx.state.blob(blob_path)
         stats.committed_size = blob.size
         stats.committed_md5 = b64(md5)
@@ -99,10 +108,6 @@ async def put_block_list(
             "Last-Modified": http_date(blob.last_modified),
             "x-ms-request-server-encrypted": "true",
         }
-    # Azure stores no whole-blob Content-MD5 for a block list commit unless the client sets
-    # x-ms-blob-content-md5; keep ours for Get Blob only when the client asked for it.
-    if "x-ms-blob-content-md5" not in request.headers:
-        blob.md5 = None
     return web.Response(status=201, headers=headers)
 
 

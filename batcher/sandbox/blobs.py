@@ -9,8 +9,9 @@ worker threads; bookkeeping runs on the event loop, serialised per blob by a loc
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
@@ -111,6 +112,13 @@ def _open_new(path: Path) -> IO[bytes]:
     return path.open("xb")
 
 
+def _close(fh: IO[bytes], durable: bool) -> None:
+    if durable:
+        fh.flush()
+        os.fsync(fh.fileno())
+    fh.close()
+
+
 def _unlink_all(paths: list[Path]) -> None:
     for path in paths:
         path.unlink(missing_ok=True)
@@ -138,10 +146,43 @@ def read_prefix(parts: list[Part], limit: int) -> bytes:
     return bytes(out)
 
 
+BlobRecorder = Callable[[str, StoredBlob], Awaitable[None]]
+BlockRecorder = Callable[[str, Part], Awaitable[None]]
+
+
+async def _no_blob_record(blob_path: str, blob: StoredBlob) -> None:
+    return None
+
+
+async def _no_block_record(blob_path: str, part: Part) -> None:
+    return None
+
+
 class BlobStore:
-    def __init__(self, root: Path) -> None:
+    """With ``durable``, every body is fsync'd before it counts, and each commit or staged
+    block is handed to the recorders (the journal) before any file it replaces is removed,
+    so a kill never leaves a durable record naming a deleted file."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        durable: bool = False,
+        record_blob: BlobRecorder = _no_blob_record,
+        record_block: BlockRecorder = _no_block_record,
+    ) -> None:
         self._root = root
         self._blobs: dict[str, StoredBlob] = {}
+        self._durable = durable
+        self._record_blob = record_blob
+        self._record_block = record_block
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def all_blobs(self) -> Iterator[StoredBlob]:
+        return iter(self._blobs.values())
 
     def get(self, blob_path: str) -> StoredBlob | None:
         return self._blobs.get(blob_path)
@@ -189,7 +230,7 @@ class BlobStore:
             fh.close()
             await anyio.to_thread.run_sync(_unlink_all, [path])
             raise
-        fh.close()
+        await anyio.to_thread.run_sync(_close, fh, self._durable)
         part = Part(path, size, block_id, scanner.result())
         return Received(part, md5.digest(), sha.digest() if sha else None)
 
@@ -197,7 +238,14 @@ class BlobStore:
         await anyio.to_thread.run_sync(_unlink_all, [received.part.path])
 
     async def replace(
-        self, blob: StoredBlob, parts: list[Part], md5: bytes, sha256: bytes, now: float
+        self,
+        blob_path: str,
+        blob: StoredBlob,
+        parts: list[Part],
+        md5: bytes | None,
+        sha256: bytes,
+        now: float,
+        content_type: str | None,
     ) -> None:
         """Make ``parts`` the committed blob and drop every uncommitted block (Azure does
         both on Put Blob and on Put Block List). Caller holds ``blob.lock``."""
@@ -208,14 +256,17 @@ class BlobStore:
         blob.md5, blob.sha256 = md5, sha256
         blob.last_modified = now
         blob.etag = f'"0x{uuid.uuid4().hex[:15].upper()}"'
+        blob.content_type = content_type
+        await self._record_blob(blob_path, blob)
         await anyio.to_thread.run_sync(_unlink_all, [p for p in set(old) if p not in keep])
 
-    async def add_block(self, blob: StoredBlob, received: Received) -> None:
+    async def add_block(self, blob_path: str, blob: StoredBlob, received: Received) -> None:
         """Stage a block; a re-sent id replaces the earlier upload. Caller holds the lock."""
         block_id = received.part.block_id
         assert block_id is not None
         previous = blob.uncommitted.pop(block_id, None)
         blob.uncommitted[block_id] = received.part
+        await self._record_block(blob_path, received.part)
         if previous is not None:
             await anyio.to_thread.run_sync(_unlink_all, [previous.path])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_TEST_KEY = "sk_test_sandbox"
 # The workspace from the API reference's examples, so blob paths look like the docs'.
@@ -14,7 +14,18 @@ DEFAULT_WORKSPACE_ID = "660e8400-e29b-41d4-a716-446655440000"
 
 MiB = 1024 * 1024
 
-BucketName = Literal["upload", "submission_write", "submission_read"]
+BucketName = Literal[
+    "upload", "submission_write", "submission_read", "webhook_write", "webhook_read", "sandbox"
+]
+BUCKETS: tuple[BucketName, ...] = (
+    "upload",
+    "submission_write",
+    "submission_read",
+    "webhook_write",
+    "webhook_read",
+    "sandbox",
+)
+WEBHOOK_EVENT_TYPES = ("asset.processing.completed", "asset.processing.failed")
 
 # Endpoint names used for faults, request counters and rate-limit buckets.
 API_ENDPOINTS: dict[str, BucketName] = {
@@ -25,6 +36,13 @@ API_ENDPOINTS: dict[str, BucketName] = {
     "get_submission": "submission_read",
     "get_asset": "submission_read",
     "get_issues": "submission_read",
+    "create_subscription": "webhook_write",
+    "update_subscription": "webhook_write",
+    "delete_subscription": "webhook_write",
+    "list_subscriptions": "webhook_read",
+    "get_subscription": "webhook_read",
+    "list_deliveries": "webhook_read",
+    "fire_events": "sandbox",
 }
 BLOB_ENDPOINTS = (
     "blob_put_blob",
@@ -86,6 +104,7 @@ class RateLimit(BaseModel):
 
     rate: float | None = Field(default=None, gt=0.0)
     burst: int = Field(default=1, ge=1)
+    retry_after_seconds: int | None = Field(default=None, ge=0)  # None: the config's default
 
 
 class SandboxConfig(BaseModel):
@@ -108,7 +127,7 @@ class SandboxConfig(BaseModel):
     category_max_bytes: dict[str, int] = Field(
         default_factory=lambda: dict(DEFAULT_CATEGORY_MAX_BYTES)
     )
-    storage_dir: Path | None = None  # None: a TemporaryDirectory removed on exit
+    storage_dir: Path | None = None  # None: a TemporaryDirectory removed on exit (or state_dir)
 
     # --- Azure Blob service limits (configurable so tests can reach them cheaply) -----------
     blob_max_put_blob_bytes: int = 5000 * MiB
@@ -128,9 +147,36 @@ class SandboxConfig(BaseModel):
     # concurrent client cannot recall them), so they are not counted as violations.
     rate_limit_grace_seconds: float = Field(default=0.25, ge=0.0)
 
+    # --- the client's link: one shared pace for every upload body read (None = unpaced) ---
+    blob_bandwidth_bytes_per_s: float | None = Field(default=None, gt=0.0)
+
+    # --- webhooks ---------------------------------------------------------------------------
+    webhook_subscription_limit: int = Field(default=10, ge=0)  # per workspace
+    webhook_loss: float = Field(default=0.0, ge=0.0, le=1.0)  # events never delivered
+    webhook_duplicate: float = Field(default=0.0, ge=0.0, le=1.0)  # events delivered twice
+    webhook_max_attempts: int = Field(default=4, ge=1)  # per delivery, first try included
+    webhook_retry_backoff_seconds: float = Field(default=0.1, ge=0.0)  # doubles per retry
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0.0)
+    webhook_ca_file: Path | None = None  # PEM bundle trusted for HTTPS receivers
+
+    # --- state that survives a restart (None: in memory only) -------------------------------
+    state_dir: Path | None = None
+
     # --- faults (key: endpoint name or "*") -----------------------------------------------
     seed: int = 0
     faults: dict[str, FaultSpec] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_home_for_blobs(self) -> SandboxConfig:
+        if self.state_dir is not None and self.storage_dir is not None:
+            raise ValueError("set state_dir or storage_dir, not both (state_dir keeps blobs too)")
+        return self
+
     def fault_for(self, endpoint: str) -> FaultSpec | None:
-        return self.faults.get(endpoint) or self.faults.get("*")
+        """The most specific spec: the endpoint's, its group's (a bucket name, or "blob" for
+        the blob endpoints), then "*"."""
+        group = API_ENDPOINTS.get(endpoint) or ("blob" if endpoint.startswith("blob_") else None)
+        spec = self.faults.get(endpoint)
+        if spec is None and group is not None:
+            spec = self.faults.get(group)
+        return spec or self.faults.get("*")

@@ -11,8 +11,11 @@ from aiohttp import web
 from batcher.sandbox.blobs import BlobStore
 from batcher.sandbox.config import SandboxConfig
 from batcher.sandbox.faults import FaultInjector
+from batcher.sandbox.journal import Journal
+from batcher.sandbox.link import Link
 from batcher.sandbox.ratelimit import RateLimiter
 from batcher.sandbox.state import SandboxState
+from batcher.sandbox.webhook_delivery import WebhookDispatcher
 
 
 @dataclass
@@ -24,6 +27,9 @@ class AppContext:
     sas_secret: bytes
     faults: FaultInjector
     limiter: RateLimiter
+    link: Link  # paces upload bodies (blob_bandwidth_bytes_per_s)
+    journal: Journal  # durable state (a no-op without state_dir)
+    webhooks: WebhookDispatcher
     base_url: str = ""  # set once the socket is bound (the port may be chosen by the OS)
 
 

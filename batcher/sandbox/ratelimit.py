@@ -1,12 +1,15 @@
-"""Per-key token buckets for the three API buckets, plus bookkeeping of clients that come back
-before the ``Retry-After`` they were given (the thing a well-behaved client must never do)."""
+"""Per-key token buckets for the six API buckets, plus bookkeeping of clients that come back
+before the ``Retry-After`` they were given (the thing a well-behaved client must never do).
+
+The limits start from the (frozen) config and live here, so a test or benchmark can change a
+bucket's limit while the sandbox runs (``Sandbox.set_rate_limit``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from batcher.sandbox.config import BucketName, SandboxConfig
+from batcher.sandbox.config import BucketName, RateLimit, SandboxConfig
 from batcher.sandbox.errors import ApiError
 from batcher.sandbox.state import RateLimitViolation, SandboxState
 
@@ -27,11 +30,23 @@ class RateLimiter:
         self._state = state
         self._clock = clock
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._limits: dict[BucketName, RateLimit] = dict(config.rate_limits)
+
+    def limit(self, bucket: BucketName) -> RateLimit | None:
+        return self._limits.get(bucket)
+
+    def set_limit(self, bucket: BucketName, limit: RateLimit | None) -> None:
+        """Replace a bucket's limit from now on (None: unlimited). Saved tokens are capped at
+        the new burst on the next request; a Retry-After already sent still stands."""
+        if limit is None or limit.rate is None:
+            self._limits.pop(bucket, None)
+        else:
+            self._limits[bucket] = limit
 
     def check(self, key_id: str, bucket: BucketName, endpoint: str) -> None:
         """Take one token or raise the 429; record a violation if the client came back early."""
         now = self._clock()
-        limit = self._config.rate_limits.get(bucket)
+        limit = self._limits.get(bucket)
         state = self._buckets.get((key_id, bucket))
         grace = self._config.rate_limit_grace_seconds
         if state is not None and state.limited_at + grace <= now < state.blocked_until:
@@ -47,7 +62,11 @@ class RateLimiter:
         if state.tokens >= 1.0:
             state.tokens -= 1.0
             return
-        retry_after = self._config.retry_after_seconds
+        retry_after = (
+            limit.retry_after_seconds
+            if limit.retry_after_seconds is not None
+            else self._config.retry_after_seconds
+        )
         if now >= state.blocked_until:
             # Only the first 429 of an episode opens the grace window; a client that keeps
             # hammering must not be able to extend it.

@@ -91,7 +91,7 @@ async def put_blob(
     require_length(request, ctx.config.blob_max_put_blob_bytes)
     expected_md5 = content_md5(request)
     received = await ctx.store.receive(
-        request.content.iter_any(), _counter(ctx, blob_path), with_sha256=True
+        ctx.link.paced(request.content.iter_any()), _counter(ctx, blob_path), with_sha256=True
     )
     assert received is not None and received.sha256 is not None
     if expected_md5 is not None and expected_md5 != received.md5:
@@ -99,9 +99,17 @@ async def put_blob(
         raise md5_mismatch()
     blob = ctx.store.entry(blob_path)
     async with blob.lock:
-        await ctx.store.replace(blob, [received.part], received.md5, received.sha256, ctx.clock())
-        blob.content_type = request.headers.get("x-ms-blob-content-type") or request.headers.get(
+        content_type = request.headers.get("x-ms-blob-content-type") or request.headers.get(
             "Content-Type"
+        )
+        await ctx.store.replace(
+            blob_path,
+            blob,
+            [received.part],
+            received.md5,
+            received.sha256,
+            ctx.clock(),
+            content_type,
         )
         _record_commit(ctx, blob_path, received.part.size, received.md5, received.sha256)
         headers = base_headers(request) | {
@@ -169,7 +177,7 @@ async def put_block(
     expected_md5 = content_md5(request)
     _check_block_id_length(ctx, blob_path, block_id)
     received = await ctx.store.receive(
-        request.content.iter_any(), _counter(ctx, blob_path), block_id=block_id
+        ctx.link.paced(request.content.iter_any()), _counter(ctx, blob_path), block_id=block_id
     )
     assert received is not None
     if expected_md5 is not None and expected_md5 != received.md5:
@@ -183,7 +191,7 @@ async def put_block(
         except BlobError:
             await ctx.store.discard(received)
             raise
-        await ctx.store.add_block(blob, received)
+        await ctx.store.add_block(blob_path, blob, received)
     headers = base_headers(request) | {
         "Content-MD5": b64(received.md5),
         "x-ms-request-server-encrypted": "true",

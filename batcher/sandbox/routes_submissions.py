@@ -95,6 +95,9 @@ async def create_submission(request: web.Request) -> web.Response:
     )
     ctx.state.submissions[submission_id] = record
     ctx.state.created_submissions += 1
+    for asset in assets:
+        ctx.webhooks.schedule(record, asset)
+    await ctx.journal.submission(record)
     return web.json_response(create_body(record, "submitted", workflow_id), status=201)
 
 
@@ -155,5 +158,8 @@ async def retry_asset(request: web.Request) -> web.Response:
     if asset.retry_count >= ctx.config.max_customer_retries:
         raise ApiError(409, "Retry limit reached for this asset")
     workflow_id = f"asset-processing-{uuid.uuid4()}"
-    asset.attempts.append(Attempt(now, ctx.config.processing_delay, workflow_id))
+    attempt = Attempt(now, ctx.config.processing_delay, workflow_id)
+    asset.attempts.append(attempt)
+    ctx.webhooks.schedule(record, asset)
+    await ctx.journal.retry(record.submission_id, asset.asset_id, attempt)
     return web.json_response(create_body(record, "processing", workflow_id), status=202)

@@ -13,6 +13,7 @@ from batcher.sandbox.bodies import json_body, parse_model, principal
 from batcher.sandbox.config import ALLOWED_CONTENT_TYPES
 from batcher.sandbox.context import AppContext, context
 from batcher.sandbox.errors import ApiError, validation_error
+from batcher.sandbox.link import Link
 from batcher.sandbox.sas import iso_z, make_upload_url
 from batcher.sandbox.state import IssuedPath
 
@@ -45,10 +46,12 @@ def _check_type_and_name(content_type: str | None, filename: str) -> None:
         raise ApiError(403, "Invalid filename")
 
 
-def _issue(ctx: AppContext, workspace_id: str, filename: str, content_type: str) -> str:
+async def _issue(ctx: AppContext, workspace_id: str, filename: str, content_type: str) -> str:
     # One path per name: a second upload with the same filename replaces the blob.
     blob_path = f"{workspace_id}/{filename}"
-    ctx.state.issued[blob_path] = IssuedPath(blob_path, workspace_id, filename, content_type)
+    issued = IssuedPath(blob_path, workspace_id, filename, content_type)
+    ctx.state.issued[blob_path] = issued
+    await ctx.journal.issued(issued)
     return blob_path
 
 
@@ -56,7 +59,7 @@ async def upload_url(request: web.Request) -> web.Response:
     ctx = context(request)
     body = parse_model(UploadUrlRequest, await json_body(request))
     _check_type_and_name(body.contentType, body.filename)
-    blob_path = _issue(ctx, principal(request).workspace_id, body.filename, body.contentType)
+    blob_path = await _issue(ctx, principal(request).workspace_id, body.filename, body.contentType)
     expires_at = ctx.clock() + ctx.config.sas_lifetime_seconds
     url = make_upload_url(
         ctx.base_url, ctx.sas_secret, blob_path, ctx.config.sas_permissions, expires_at
@@ -66,8 +69,9 @@ async def upload_url(request: web.Request) -> web.Response:
     )
 
 
-async def _part_chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+async def _part_chunks(part: BodyPartReader, link: Link) -> AsyncIterator[bytes]:
     while chunk := await part.read_chunk(_CHUNK):
+        await link.take(len(chunk))
         yield chunk
 
 
@@ -119,7 +123,7 @@ async def direct_upload(request: web.Request) -> web.Response:
         ctx.state.blob_bytes_received += n
 
     received = await ctx.store.receive(
-        _part_chunks(part), count, with_sha256=True, limit=ctx.config.direct_max_bytes
+        _part_chunks(part, ctx.link), count, with_sha256=True, limit=ctx.config.direct_max_bytes
     )
     if received is None:
         raise ApiError(
@@ -130,12 +134,19 @@ async def direct_upload(request: web.Request) -> web.Response:
     assert received.sha256 is not None
     blob = ctx.store.entry(blob_path)
     async with blob.lock:
-        await ctx.store.replace(blob, [received.part], received.md5, received.sha256, ctx.clock())
-        blob.content_type = content_type
+        await ctx.store.replace(
+            blob_path,
+            blob,
+            [received.part],
+            received.md5,
+            received.sha256,
+            ctx.clock(),
+            content_type,
+        )
     stats.committed_size = received.part.size
     stats.committed_md5 = b64(received.md5)
     stats.committed_sha256 = received.sha256.hex()
-    _issue(ctx, principal(request).workspace_id, filename, content_type)
+    await _issue(ctx, principal(request).workspace_id, filename, content_type)
     # The reference names this DirectUploadResponse but shows no fields ("storage path and
     # file metadata"); this shape is our choice. Clients should rely on blobPath only.
     return web.json_response(

@@ -94,6 +94,50 @@ class RateLimitViolation:
 
 
 @dataclass
+class Subscription:
+    """A webhook subscription (E10). The secret never appears in a repr."""
+
+    id: str
+    workspace_id: str
+    endpoint_url: str
+    event_types: list[str]
+    description: str | None
+    secret: str = field(repr=False)
+    enabled: bool = True
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    def wants(self, event_type: str) -> bool:
+        return self.enabled and event_type in self.event_types
+
+
+@dataclass
+class WebhookEvent:
+    """One event (one asset's end, or one E12 firing for an asset) and where it was sent."""
+
+    id: str  # "evt_…"; the Standard Webhooks message id, the same on every copy and retry
+    type: str
+    submission_id: str
+    asset_id: str
+    payload: dict[str, Any]  # the envelope, as sent
+    subscription_ids: list[str]  # the subscriptions it was meant for (lost ones included)
+    fired: bool = False  # from E12, not from processing
+
+
+@dataclass
+class DeliveryAttempt:
+    """One POST of an event to a subscription's endpoint (E11 lists these)."""
+
+    id: str
+    subscription_id: str
+    event_id: str
+    status: Literal["succeeded", "failed"]
+    response_status: int | None  # None: no HTTP answer (connect error, TLS error, timeout)
+    created_at: float
+    error: str | None = None
+
+
+@dataclass
 class SandboxState:
     submissions: dict[str, SubmissionRecord] = field(default_factory=dict)
     created_submissions: int = 0
@@ -107,9 +151,19 @@ class SandboxState:
     submitted_content_hashes: Counter[str] = field(default_factory=Counter)  # sha256 hex
     rate_limit_violations: list[RateLimitViolation] = field(default_factory=list)
     rate_limited: Counter[str] = field(default_factory=Counter)  # bucket → 429s sent
+    # bucket (or "blob" for the blob endpoints) → requests seen, 429s and errors included
+    bucket_requests: Counter[str] = field(default_factory=Counter)
     faults_injected: int = 0  # total faults injected
     fault_counts: Counter[str] = field(default_factory=Counter)  # "endpoint:kind" → count
     version_groups: dict[str, int] = field(default_factory=dict)  # group id → highest version
+    # --- webhooks -------------------------------------------------------------------------
+    webhook_subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    webhook_events: list[WebhookEvent] = field(default_factory=list)
+    webhook_attempts: list[DeliveryAttempt] = field(default_factory=list)
+    webhook_delivered: Counter[str] = field(default_factory=Counter)  # event id → 2xx answers
+    webhook_lost: int = 0  # (event, subscription) deliveries dropped on purpose
+    webhook_duplicated: int = 0  # (event, subscription) deliveries sent twice on purpose
+    webhook_given_up: int = 0  # deliveries whose every attempt failed
 
     # --- helpers --------------------------------------------------------------------------
     def blob(self, blob_path: str) -> BlobStats:

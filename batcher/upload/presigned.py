@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from batcher.api.client import MediaMagicClient
+from batcher.api.protocol import MediaMagicApi
 from batcher.blob.reader import LocalFile
 from batcher.blob.sas import SasGrant
 from batcher.context import RunContext
@@ -17,7 +17,7 @@ class ApiSasSource:
     """Asks E1 for a SAS URL only when the uploader first needs one (it lives one hour), and
     again for the same file name when the uploader says the old one is expiring."""
 
-    def __init__(self, client: MediaMagicClient, filename: str, content_type: str) -> None:
+    def __init__(self, client: MediaMagicApi, filename: str, content_type: str) -> None:
         self._client = client
         self._filename = filename
         self._content_type = content_type

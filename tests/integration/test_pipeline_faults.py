@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from batcher import AuthenticationError, PlanError, run_batch
 from batcher.api.client import MediaMagicClient
 from batcher.api.models import AssetRef
+from batcher.api.transport import AiohttpApiTransport
 from batcher.errors import ApiError
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier
@@ -110,8 +111,7 @@ async def test_submission_with_an_unknown_blob_path_is_refused_403(
 
     async with make_sandbox(SandboxConfig()) as sb, aiohttp.ClientSession() as session:
         client = MediaMagicClient(
-            session,
-            base_url=sb.base_url,
+            AiohttpApiTransport(session, sb.base_url),
             api_key=SecretStr("sk_test_sandbox"),
             gates=RateGates(),
             retrier=Retrier(),
