@@ -23,6 +23,7 @@ An answer that does not fit what was sent (wrong count, an asset ID twice or emp
 from __future__ import annotations
 
 import logging
+from collections import Counter
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -139,6 +140,8 @@ class Submitter:
             submissionId=created.submission_id,
             rows=[job.row for job in batch],
         )
+        for job in batch:
+            job.submission_id = created.submission_id
         if len(created.assets) != len(batch):
             err = ApiError(
                 f"submission {created.submission_id} lists {len(created.assets)} assets "
@@ -147,14 +150,26 @@ class Submitter:
             )
             await self._fail_all(batch, err)
             return
+        counts = Counter(asset.asset_id for asset in created.assets)
         jobs: dict[str, RowJob] = {}
         for job, asset in zip(batch, created.assets, strict=True):
-            job.submission_id = created.submission_id
+            if not asset.asset_id or counts[asset.asset_id] > 1:
+                # Which of the rows an ID twice belongs to cannot be told: none gets it.
+                what = "no asset ID" if not asset.asset_id else f"asset ID {asset.asset_id} twice"
+                err = ApiError(
+                    f"submission {created.submission_id} answered {what} for this batch",
+                    code="bad_response",
+                )
+                await self._report.send(job.fail("submit", err))
+                continue
             job.asset_id = asset.asset_id
             job.version_group_id = asset.version_group_id
             job.version_number = asset.version_number
             jobs[asset.asset_id] = job
-        self._ctx.journal.rows.submitted(batch)
+        if not jobs:
+            return
+        fitted = list(jobs.values())
+        self._ctx.journal.rows.submitted(fitted)
         await self._tickets.send(
             Ticket(created.submission_id, jobs, created_at=self._ctx.clock.now())
         )
