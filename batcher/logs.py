@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from batcher.localio import disk_error, local_write
-from batcher.redact import redact
+from batcher.redact import Redactor
 
 LOGGER = "batcher"
 
@@ -31,19 +31,26 @@ def event(level: int, message: str, **fields: Any) -> None:
 
 
 class JsonLinesFormatter(logging.Formatter):
+    """``redactor`` holds the run's secrets: every text is redacted, and the whole line once
+    more (a value nested in a list or dict field is caught there)."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self._redact = redactor or Redactor()
+
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
-            "event": redact(record.getMessage()),
+            "event": self._redact(record.getMessage()),
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
             for key, value in fields.items():
-                data[key] = redact(value) if isinstance(value, str) else value
+                data[key] = self._redact(value) if isinstance(value, str) else value
         if record.exc_info:
-            data["exception"] = redact(self.formatException(record.exc_info))
-        return json.dumps(data, ensure_ascii=False, default=str)
+            data["exception"] = self._redact(self.formatException(record.exc_info))
+        return self._redact(json.dumps(data, ensure_ascii=False, default=str))
 
 
 class JsonLinesFileHandler(logging.FileHandler):
@@ -60,10 +67,12 @@ class JsonLinesFileHandler(logging.FileHandler):
         super().handleError(record)
 
 
-def attach_log_file(path: Path, *, verbose: bool) -> logging.Handler:
+def attach_log_file(
+    path: Path, *, verbose: bool, redactor: Redactor | None = None
+) -> logging.Handler:
     with local_write(path, "log file"):
         handler = JsonLinesFileHandler(path, encoding="utf-8")
-    handler.setFormatter(JsonLinesFormatter())
+    handler.setFormatter(JsonLinesFormatter(redactor))
     logger = log()
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)

@@ -45,6 +45,7 @@ from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
 from batcher.ratelimit import RateGates
+from batcher.redact import Redactor
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Shutdown
@@ -180,6 +181,7 @@ async def run_batch(
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
+    writer.redactor = Redactor.of(settings.api_key)
     try:
         journal = Journal(
             settings.journal_path or journal_path_for(report_path),

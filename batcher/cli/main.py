@@ -19,7 +19,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 
 from batcher.cli.dryrun import dry_run
-from batcher.cli.options import build_parser, settings_from
+from batcher.cli.options import api_key_from, build_parser, settings_from
 from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
 from batcher.config import PollSettings
 from batcher.errors import DiskFullError, FatalApiError, Interrupted, UsageError
@@ -28,7 +28,7 @@ from batcher.logs import attach_log_file, detach
 from batcher.pipeline import journal_path_for, run_batch
 from batcher.progress.model import ProgressView
 from batcher.progress.views import PlainView, QuietView, RichView
-from batcher.redact import redact
+from batcher.redact import Redactor
 from batcher.summary import (
     EXIT_DISK_FULL,
     EXIT_FATAL_API,
@@ -130,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return manifest_cmd.main(argv[1:])
     retry: tuple[Path, frozenset[int]] | None = None
     handler = None
+    redact = Redactor()  # the shapes only, until the key is known
     try:
         if command == "retry":
             args, report, rows = _retry_args(argv[1:])
@@ -141,9 +142,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         if args.dry_run:
             return _dry_run(args)
+        redact = Redactor.of(api_key_from(args))
         if args.log_file:
             try:
-                handler = attach_log_file(Path(args.log_file), verbose=args.verbose)
+                handler = attach_log_file(
+                    Path(args.log_file), verbose=args.verbose, redactor=redact
+                )
             except OSError as exc:
                 raise UsageError(f"cannot write --log-file: {exc.strerror}") from None
         summary = anyio.run(_main, args, retry[1] if retry else None)

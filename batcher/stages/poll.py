@@ -22,6 +22,7 @@ from batcher.config import PollSettings
 from batcher.context import RunContext
 from batcher.errors import ApiError, ConflictError, DeadlineError, RowError
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.redact import Redactor
 
 
 def poll_interval(settings: PollSettings, polls_done: int) -> float:
@@ -119,6 +120,8 @@ class Poller:
         self._ctx = ctx
         self._report = report
         self._fetches = fetches
+        # The service's own texts (error type and message) are untrusted.
+        self._clean = Redactor.of(ctx.settings.api_key).untrusted
 
     async def poll_once(self, ticket: Ticket) -> bool:
         """One round for one submission. Returns True when every row is reported."""
@@ -208,8 +211,9 @@ class Poller:
                 return False
             error = ErrorInfo(
                 stage="result",
-                code=error_type or "processing_failed",
-                message=error_message or "the service reported the asset as failed",
+                code=self._clean(error_type or "", 64) or "processing_failed",
+                message=self._clean(error_message or "", 300)
+                or "the service reported the asset as failed",
                 retryable=retryable,
             )
             line = job.line(

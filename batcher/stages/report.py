@@ -17,6 +17,7 @@ from batcher.errors import BatcherError, ReportWriteError
 from batcher.localio import disk_error
 from batcher.logs import event
 from batcher.outcome import ReportLine
+from batcher.redact import Redactor
 from batcher.reporting.summary import SummaryBuilder
 from batcher.rows.rowset import RowBitmap
 from batcher.state.journal import Journal
@@ -66,6 +67,8 @@ class ReportWriter:
         self.tally = ReportTally()
         self.on_line: Callable[[ReportLine], None] | None = None
         """Told of each line this run writes (live progress prints failures as they come)."""
+        self.redactor = Redactor()
+        """The run's secrets (set by the pipeline): the last net before report and journal."""
         try:
             self._fh: IO[str] = path.open("a" if append else "w", encoding="utf-8")
         except OSError as exc:
@@ -77,6 +80,9 @@ class ReportWriter:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
         text = line.to_json()
+        clean = self.redactor(text)
+        if clean != text:  # a secret reached a message: show exactly what is written
+            text, line = clean, ReportLine.model_validate_json(clean)
         if self.journal is not None and not provisional(line):
             self.journal.rows.reported(line, text)
         self._write(text)
