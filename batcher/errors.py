@@ -159,7 +159,7 @@ class BlobError(RowError):
 
     @property
     def sas_expired(self) -> bool:
-        # Real Azure says AuthenticationFailed, Azurite AuthorizationFailure (PEERS.md §3).
+        # Real Azure says AuthenticationFailed, Azurite AuthorizationFailure (docs/blob.md, Errors).
         return self.http_status == 403 and self.azure_code in {
             "AuthenticationFailed",
             "AuthorizationFailure",

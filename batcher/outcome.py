@@ -48,7 +48,7 @@ class Note(BaseModel):
 
 
 class ReportLine(BaseModel):
-    """One line of the JSONL report (DESIGN.md §3); field order is the documented one."""
+    """One line of the JSONL report (README, Report); field order is the documented one."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

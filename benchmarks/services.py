@@ -1,8 +1,8 @@
 """The servers a measured run talks to: a fresh in-memory Azurite, and the MediaMagic sandbox
 as its own process (so its CPU is not the client's). Both on loopback, both stopped by PID.
 
-Azurite runs with the flags of PEERS.md §2 except ``--silent``: its access log (one line per
-request, to a file) is how requests per asset are counted for every client alike.
+Azurite runs with the test fixture's flags (docs/blob.md) except ``--silent``: its access
+log (one line per request, to a file) is how requests per asset are counted for every client alike.
 """
 
 from __future__ import annotations

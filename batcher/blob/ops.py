@@ -2,7 +2,7 @@
 
 Only headers Azure needs are sent. ``x-ms-version`` is omitted on purpose: with a SAS the
 service then uses the token's ``sv``, and Azurite rejects versions newer than it knows
-(PEERS.md gotcha 1).
+(docs/blob.md).
 """
 
 from __future__ import annotations

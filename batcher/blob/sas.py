@@ -39,7 +39,7 @@ def with_params(url: str, **params: str | int) -> yarl.URL:
     """Append query parameters to a SAS URL, keeping the token byte-exact.
 
     yarl would otherwise decode and re-quote the existing query, and a signature is only
-    valid for the exact bytes it was issued with (PEERS.md §3)."""
+    valid for the exact bytes it was issued with (docs/blob.md)."""
     if not params:
         return yarl.URL(url, encoded=True)
     extra = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in params.items())

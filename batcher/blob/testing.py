@@ -1,6 +1,6 @@
 """An in-memory Azure Blob (block blobs over SAS) implementing BlobTransport, for unit tests.
 
-Behaves like the real service where the uploader depends on it (PEERS.md §3): Content-MD5
+Behaves like the real service where the uploader depends on it (docs/blob.md): Content-MD5
 checked, equal-length block ids, Put Block List with <Latest>, Get Block List needing ``r``,
 403 AuthenticationFailed for expired signatures. Faults are scripted per operation.
 No sockets and no real sleeping: requests yield to the event loop a few times so that

@@ -1,4 +1,4 @@
-"""Command line: dispatch, run, and errors → "Error: …" + exit code (DESIGN.md §3).
+"""Command line: dispatch, run, and errors → "Error: …" + exit code (README, Exit codes).
 
 Options and settings live in ``cli_options``; subcommands in ``batcher.commands``.
 """

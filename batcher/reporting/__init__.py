@@ -1,6 +1,6 @@
 """Reading a finished (or crashed) report after the fact: load, filter, summarise, render.
 
-The library is the product and ``batcher report`` a thin client of it (DESIGN.md §5):
+The library is the product and ``batcher report`` a thin client of it (as in sqlite-utils):
 ``open_report`` streams lines, ``ReportFilter`` picks rows, ``SummaryBuilder`` counts them,
 ``render_html`` writes the one-file page for a compliance team.
 """

@@ -1,4 +1,4 @@
-"""Manifest rows: CSV with a header (UTF-8, BOM tolerated) or JSON Lines (DESIGN.md §3).
+"""Manifest rows: CSV with a header (UTF-8, BOM tolerated) or JSON Lines (README, Manifest).
 
 Rows are read lazily so a million-row manifest costs no memory up front. A row that cannot
 be used becomes a ``RowJob`` with ``problem`` set (the report says why); only a manifest

@@ -52,7 +52,7 @@ BLOB_ENDPOINTS = (
     "blob_get_blob",
 )
 
-# §3.3 of the API reference, exactly; the category decides the §3.2 size cap.
+# The documented content-type allowlist, exactly; the category decides the size cap.
 ALLOWED_CONTENT_TYPES: dict[str, str] = {
     "video/mp4": "video",
     "video/quicktime": "video",

@@ -74,6 +74,7 @@ class JournalStore:
     def __init__(self, path: Path, *, fresh: bool, now: Callable[[], float]) -> None:
         self.path = path
         self.now = now
+        self._closed = False
         if fresh:
             self._delete()
         existed = path.exists()
@@ -148,6 +149,10 @@ class JournalStore:
         self.db.execute("COMMIT")
 
     def close(self) -> None:
+        """Commit and close; closing twice is harmless (cleanup paths may overlap)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             self.commit()
         finally:

@@ -1,4 +1,4 @@
-"""azure-storage-blob (aio) with shared-key auth, as PEERS.md §6 uses it.
+"""azure-storage-blob (aio) with shared-key auth, with 8 MiB blocks and max_concurrency 8.
 
 Job: {"connection_string", "container", "files": [{"path", "size", "name"}], "mode": "blocks"|"put",
 "block_size", "concurrency"}. ``blocks``: files one after another, ``concurrency`` blocks

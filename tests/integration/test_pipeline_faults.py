@@ -14,10 +14,11 @@ from batcher import AuthenticationError, PlanError, run_batch
 from batcher.api.client import MediaMagicClient
 from batcher.api.models import AssetRef
 from batcher.api.transport import AiohttpApiTransport
+from batcher.clock import FakeClock
 from batcher.errors import ApiError
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier
-from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox import Sandbox, SandboxConfig, running_sandbox
 from batcher.sandbox.config import FaultSpec, RateLimit
 from batcher.summary import EXIT_INCOMPLETE
 from tests.integration.helpers import fast_settings, read_report
@@ -48,9 +49,11 @@ async def test_429_is_retried_after_retry_after_and_no_request_jumps_the_gate(
             "submission_read": RateLimit(rate=5, burst=2),
         },
     )
-    async with make_sandbox(config) as sb:
+    clock = FakeClock()  # the Retry-After waits are virtual: client and sandbox share it
+    async with running_sandbox(config, clock=clock.wall) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_size=2)
-        summary = await run_batch(manifest, settings)
+        async with clock.autojump():
+            summary = await run_batch(manifest, settings, clock=clock)
         violations = list(sb.state.rate_limit_violations)
     assert summary.complete == 6
     assert sum(summary.throttled.values()) > 0  # throttling really happened
@@ -164,11 +167,13 @@ async def test_ten_percent_faults_on_every_endpoint_still_report_every_row_corre
         retry_after_seconds=1,
         rate_limits={"submission_read": RateLimit(rate=20, burst=3)},
     )
-    async with make_sandbox(config) as sb:
+    clock = FakeClock()
+    async with running_sandbox(config, clock=clock.wall) as sb:
         settings = fast_settings(
             sb.base_url, tmp_path, direct_max_bytes=100_000, retry_attempts=12, batch_size=4
         )
-        summary = await run_batch(manifest, settings)
+        async with clock.autojump():
+            summary = await run_batch(manifest, settings, clock=clock)
         state = sb.state
     lines = read_report(settings.report_path)  # type: ignore[arg-type]
     assert [line["row"] for line in lines] == list(range(1, 17))

@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from urllib.parse import quote
 
-import anyio
 import pytest
 
 from batcher.sandbox import Sandbox, SandboxConfig
@@ -280,10 +279,14 @@ async def test_put_blob_discards_uncommitted_blocks(rcw: tuple[Sandbox, SandboxH
     assert_azure_error(reply, 400, "InvalidBlockList")
 
 
-async def test_expired_sas_is_refused_with_authentication_failed(make_sandbox: MakeSandbox) -> None:
-    async with make_sandbox(SandboxConfig(sas_lifetime_seconds=1)) as sb, http_for(sb) as http:
+async def test_expired_sas_is_refused_with_authentication_failed() -> None:
+    from batcher.sandbox import running_sandbox
+
+    now = [1_800_000_000.0]
+    config = SandboxConfig(sas_lifetime_seconds=1)
+    async with running_sandbox(config, clock=lambda: now[0]) as sb, http_for(sb) as http:
         url = (await http.upload_url("late.pdf", PDF))["uploadUrl"]
-        await anyio.sleep(1.05)  # SAS expiry has one-second resolution, like Azure's
+        now[0] += 1.05  # SAS expiry has one-second resolution, like Azure's
         reply = await http.put_blob(url, b"%PDF-1")
     root = assert_azure_error(reply, 403, "AuthenticationFailed")
     assert "Signed expiry time" in (root.findtext("AuthenticationErrorDetail") or "")

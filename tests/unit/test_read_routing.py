@@ -1,0 +1,60 @@
+"""On a resumed run the read stage sends each row to the first stage it still needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+from batcher.outcome import ReportLine, RowJob, Ticket
+from batcher.rows.manifest import read_manifest
+from batcher.rows.preflight import check_row
+from batcher.stages.read import read_stage
+from batcher.state.journal import Journal
+from tests.unit.rig import PNG, rig
+
+pytestmark = pytest.mark.anyio
+
+
+def _write(tmp_path: Path, n: int) -> Path:
+    for i in range(1, n + 1):
+        (tmp_path / f"f{i}.png").write_bytes(PNG + bytes([i]) * 10)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("path\n" + "".join(f"f{i}.png\n" for i in range(1, n + 1)))
+    return manifest
+
+
+async def test_each_journal_state_routes_to_its_stage(tmp_path: Path) -> None:
+    manifest = _write(tmp_path, 5)
+    async with rig(tmp_path) as r:
+        rows = list(read_manifest(manifest))
+        jobs = [check_row(row, tmp_path, r.ctx.settings)[0] for row in rows]
+        for job in jobs:
+            job.blob_path, job.submission_id, job.asset_id = "ws/x", "sub-1", f"a{job.row}"
+        # A previous run left: 1 checked, 2 uploaded, 3 submitting, 4 submitted, 5 reported.
+        r.journal.rows.checked(jobs[0])
+        r.journal.rows.uploaded(jobs[1])
+        r.journal.rows.submitting([jobs[2]])
+        r.journal.rows.submitted([jobs[3]])
+        line = ReportLine(row=5, path="f5.png", status="complete")
+        r.journal.rows.reported(line, line.to_json())
+        r.journal.close()
+        r.ctx.journal = Journal(tmp_path / "j.sqlite", now=r.clock.now)  # resumed
+        r.journal = r.ctx.journal
+
+        jobs_tx, jobs_rx = anyio.create_memory_object_stream[RowJob](10)
+        up_tx, up_rx = anyio.create_memory_object_stream[RowJob](10)
+        t_tx, t_rx = anyio.create_memory_object_stream[Ticket](10)
+        rep_tx, rep_rx = anyio.create_memory_object_stream[ReportLine](10)
+        await read_stage(r.ctx, iter(rows), jobs_tx, up_tx, t_tx, rep_tx)
+        with jobs_rx, up_rx, t_rx, rep_rx:
+            to_upload = [j.row async for j in jobs_rx]
+            to_submit = [j async for j in up_rx]
+            tickets = [t async for t in t_rx]
+            lines = [x async for x in rep_rx]
+    assert to_upload == [1]  # checked: its staged blocks are reused by the uploader
+    assert [j.row for j in to_submit] == [2, 3]
+    assert [j.create_ambiguous for j in to_submit] == [False, True]
+    assert [(t.submission_id, sorted(t.jobs)) for t in tickets] == [("sub-1", ["a4"])]
+    assert lines == []  # row 5's line is replayed by the writer, not recomputed
