@@ -27,10 +27,12 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 REDACTED = "REDACTED"
-_SIG = re.compile(r"(?i)([?&]sig=)[^&#\s\"'<>]*")
+# Neither pattern crosses a backslash: in JSON text (report lines, log lines) it starts an
+# escape, and eating it would break the line.
+_SIG = re.compile(r"(?i)([?&]sig=)[^&#\s\"'<>\\]*")
 # Up to the next space, quote or bracket: a key may contain '.', and a sentence's full stop
 # after it is a small price for never leaving a tail behind.
-_KEY = re.compile(r"\bsk_(live|test)_[^\s\"'<>()\[\]{},;]+")
+_KEY = re.compile(r"\bsk_(live|test)_[^\s\"'<>()\[\]{},;\\]+")
 # ANSI CSI / OSC sequences, then any other C0/C1 control character but tab and newline.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -82,7 +82,12 @@ class ReportWriter:
         text = line.to_json()
         clean = self.redactor(text)
         if clean != text:  # a secret reached a message: show exactly what is written
-            text, line = clean, ReportLine.model_validate_json(clean)
+            try:
+                line = ReportLine.model_validate_json(clean)
+            except ValueError:  # a replacement inside a JSON escape: drop the message
+                line = _withheld(line)
+                clean = self.redactor(line.to_json())
+            text = clean
         if self.journal is not None and not provisional(line):
             self.journal.rows.reported(line, text)
         self._write(text)
@@ -131,6 +136,13 @@ class ReportWriter:
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # a failed flush was already raised
             self._fh.close()
+
+
+def _withheld(line: ReportLine) -> ReportLine:
+    if line.error is None:
+        return line
+    error = line.error.model_copy(update={"message": "(message withheld: it held a secret)"})
+    return line.model_copy(update={"error": error})
 
 
 def _write_error(exc: OSError, path: Path) -> BatcherError:

@@ -92,3 +92,11 @@ def test_a_blob_error_echoing_the_signature_past_the_cut_leaks_none_of_it() -> N
     error = error_from_response("Put Block", url, 403, {}, body.encode())
     for start in range(len(sig) - 6):
         assert sig[start : start + 6] not in error.message  # not even a piece
+
+
+def test_redacting_json_text_keeps_it_valid_json() -> None:
+    line = json.dumps({"m": 'key "sk_live_abc.def" at "https://h/b?sv=1&sig=zz\\"" done'})
+    out = Redactor.of(KEY)(line)
+    assert (
+        json.loads(out)["m"] == 'key "sk_live_REDACTED" at "https://h/b?sv=1&sig=REDACTED\\"" done'
+    )
