@@ -98,7 +98,21 @@ class Settings(BaseModel):
     """After a create whose answer was lost and that the service then says it holds (409):
     upload and submit those rows again under fresh blob names (marked in the report), or
     report them ``submission_unconfirmed`` (``stages/submit.py``)."""
+    manifest_encoding: str = "auto"
+    """``auto`` (byte-order mark, else UTF-8) or a codec name, e.g. ``latin-1``."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
+
+    @field_validator("manifest_encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        import codecs
+
+        if value != "auto":
+            try:
+                codecs.lookup(value)
+            except LookupError:
+                raise ValueError(f"unknown encoding {value!r}") from None
+        return value
 
     @field_validator("base_url")
     @classmethod

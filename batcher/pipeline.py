@@ -116,6 +116,7 @@ async def _run_watched(
                         ctx.manifest_dir,
                         totals,
                         stop_prescan,
+                        ctx.settings.manifest_encoding,
                     )
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
                 await _run_stages(ctx, rows, writer)
@@ -127,8 +128,10 @@ async def _run_watched(
             watch.view.close(final)
 
 
-def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
-    rows = read_manifest(manifest)
+def _rows(
+    manifest: Path, only: frozenset[int] | None, encoding: str = "auto"
+) -> Iterator[ManifestRow]:
+    rows = read_manifest(manifest, encoding=encoding)
     return rows if only is None else (row for row in rows if row.row in only)
 
 
@@ -177,7 +180,7 @@ async def run_batch(
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
     read = RowsRead()
-    rows = read.track(_rows(manifest, only_rows))
+    rows = read.track(_rows(manifest, only_rows, settings.manifest_encoding))
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
@@ -209,10 +212,15 @@ async def run_batch(
                     raise
                 if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
+                    _report_unfinished(
+                        writer,
+                        _rows(manifest, only_rows, settings.manifest_encoding),
+                        "aborted",
+                        message,
+                    )
                 raise fatal from None
             if shutdown.requested.is_set():
-                unfinished = _rows(manifest, only_rows)
+                unfinished = _rows(manifest, only_rows, settings.manifest_encoding)
                 _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
                 raise Interrupted(shutdown.reason)
             missing = _check_every_row_reported(read, writer)

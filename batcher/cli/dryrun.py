@@ -103,7 +103,7 @@ def dry_run(manifest: Path, settings: Settings, *, assumed_mbps: float = 50.0) -
     plan = DryRunPlan(assumed_mbps=assumed_mbps, batch_size=settings.batch_size)
     base = manifest.resolve().parent
     seen: set[Path] = set()
-    for row in read_manifest(manifest):
+    for row in read_manifest(manifest, encoding=settings.manifest_encoding):
         plan.rows += 1
         job, problem = check_row(row, base, settings)
         reason = problem.message if problem else None

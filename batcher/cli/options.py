@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["resubmit", "report"],
         fallback="resubmit",
     )
+    opt(
+        "--manifest-encoding",
+        "manifest text encoding: auto (byte-order mark, else UTF-8) or a codec such as "
+        "latin-1, cp1252, utf-16",
+        fallback="auto",
+    )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
     opt(
@@ -174,6 +180,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         retry_attempts=int(args.retries),
         rerun=args.rerun,
         on_ambiguous_create=args.on_ambiguous_create,
+        manifest_encoding=str(args.manifest_encoding),
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
         shutdown_grace=float(args.shutdown_grace),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batcher.context import RunContext
+from batcher.errors import UsageError
 from batcher.progress.model import ProgressView, RateWindow, Snapshot, eta
 from batcher.rows.manifest import read_manifest
 from batcher.stages.report import ReportTally
@@ -18,18 +19,28 @@ class Totals:
     bytes: int | None = None
 
 
-def prescan(manifest: Path, base: Path, totals: Totals, stop: threading.Event) -> None:
-    """Count rows and bytes ahead of the pipeline (in a worker thread) for the ETA."""
+def prescan(
+    manifest: Path, base: Path, totals: Totals, stop: threading.Event, encoding: str | None = None
+) -> None:
+    """Count rows and bytes ahead of the pipeline (in a worker thread) for the ETA.
+
+    The same reader as the run's, so it counts exactly the rows the run will report; a
+    manifest it cannot read (changed since the run started) leaves the totals unknown."""
     rows = size = 0
-    for row in read_manifest(manifest):
-        if stop.is_set():
-            return
-        rows += 1
-        try:
-            st = row.resolve(base).stat()
-        except (OSError, ValueError):
-            continue
-        size += st.st_size
+    try:
+        for row in read_manifest(manifest, encoding=encoding):
+            if stop.is_set():
+                return
+            rows += 1
+            if row.problem is not None:
+                continue
+            try:
+                st = row.resolve(base).stat()
+            except (OSError, ValueError):
+                continue
+            size += st.st_size
+    except (UsageError, OSError):
+        return
     totals.rows, totals.bytes = rows, size
 
 

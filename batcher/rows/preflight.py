@@ -15,6 +15,7 @@ from pathlib import Path
 from batcher.config import ALLOWED_TYPES, Settings
 from batcher.errors import InputError
 from batcher.outcome import RowJob
+from batcher.rows.encoding import shown
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.sniff import mismatch
 
@@ -41,16 +42,24 @@ def guess_content_type(path: Path) -> str | None:
 
 
 def _stat(path: Path) -> os.stat_result:
+    where = shown(str(path))
     try:
         return path.stat()
     except FileNotFoundError:
-        raise InputError(f"file not found: {path}", code="file_not_found") from None
+        raise InputError(f"file not found: {where}", code="file_not_found") from None
     except PermissionError:
-        raise InputError(f"permission denied: {path}", code="unreadable") from None
+        raise InputError(f"permission denied: {where}", code="unreadable") from None
+    except ValueError:  # an embedded NUL: no file can have this name
+        raise InputError(f"not a usable path: {where}", code="bad_path") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise InputError(f"symlink loop: {path}", code="symlink_loop") from None
-        raise InputError(f"cannot stat {path}: {exc.strerror}", code="unreadable") from None
+            raise InputError(f"symlink loop: {where}", code="symlink_loop") from None
+        if exc.errno == errno.ENAMETOOLONG:
+            raise InputError(
+                f"path too long for the file system ({len(str(path)):,} characters): {where}",
+                code="bad_path",
+            ) from None
+        raise InputError(f"cannot stat {where}: {exc.strerror}", code="unreadable") from None
 
 
 def check_row(row: ManifestRow, base: Path, settings: Settings) -> tuple[RowJob, InputError | None]:
@@ -70,11 +79,11 @@ def _check(job: RowJob, row: ManifestRow, base: Path, settings: Settings) -> Non
     job.path = path
     st = _stat(path)
     if stat.S_ISDIR(st.st_mode):
-        raise InputError(f"is a directory, not a file: {path}", code="not_a_file")
+        raise InputError(f"is a directory, not a file: {shown(str(path))}", code="not_a_file")
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"not a regular file: {path}", code="not_a_file")
+        raise InputError(f"not a regular file: {shown(str(path))}", code="not_a_file")
     if not os.access(path, os.R_OK):
-        raise InputError(f"permission denied: {path}", code="unreadable")
+        raise InputError(f"permission denied: {shown(str(path))}", code="unreadable")
     job.size = st.st_size
     job.mtime_ns = st.st_mtime_ns
     declared = (row.content_type or "").lower() or None
@@ -82,7 +91,7 @@ def _check(job: RowJob, row: ManifestRow, base: Path, settings: Settings) -> Non
     job.content_type = content_type
     if content_type is None:
         raise InputError(
-            f"cannot tell the content type of {path.name!r}; add a content_type column",
+            f"cannot tell the content type of {shown(path.name)!r}; add a content_type column",
             code="unknown_type",
         )
     category = ALLOWED_TYPES.get(content_type)
@@ -102,7 +111,9 @@ def _check(job: RowJob, row: ManifestRow, base: Path, settings: Settings) -> Non
     try:
         reason = mismatch(path, content_type)
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}", code="unreadable") from None
+        raise InputError(
+            f"cannot read {shown(str(path))}: {exc.strerror}", code="unreadable"
+        ) from None
     if reason is not None:
         raise InputError(reason, code="type_mismatch")
     job.previous_submission_id = row.previous_submission_id

@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream
 
@@ -19,6 +19,7 @@ from batcher.logs import event
 from batcher.outcome import ReportLine
 from batcher.redact import Redactor
 from batcher.reporting.summary import SummaryBuilder
+from batcher.rows.encoding import without_surrogates
 from batcher.rows.rowset import RowBitmap
 from batcher.state.journal import Journal
 
@@ -79,13 +80,13 @@ class ReportWriter:
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
-        text = line.to_json()
+        line, text = _serialisable(line)
         clean = self.redactor(text)
         if clean != text:  # a secret reached a message: show exactly what is written
             try:
                 line = ReportLine.model_validate_json(clean)
             except ValueError:  # a replacement inside a JSON escape: drop the message
-                line = _withheld(line)
+                line, _ = _serialisable(_withheld(line))
                 clean = self.redactor(line.to_json())
             text = clean
         if self.journal is not None and not provisional(line):
@@ -150,6 +151,27 @@ def _write_error(exc: OSError, path: Path) -> BatcherError:
     if full is not None:
         return full
     return ReportWriteError(f"cannot write the report {path}: {exc.strerror}")
+
+
+def _serialisable(line: ReportLine) -> tuple[ReportLine, str]:
+    """The line and its JSON. Text that cannot be UTF-8 (a lone surrogate from a manifest or
+    an answer) must not cost the row its line: it is written with such characters escaped,
+    and the journal and log get the same escaped line."""
+    try:
+        return line, line.to_json()
+    except (ValueError, UnicodeError):  # pydantic's serialisation error is a ValueError
+        clean = ReportLine.model_validate(_escape(line.model_dump()))
+        return clean, clean.to_json()
+
+
+def _escape(value: Any) -> Any:
+    if isinstance(value, str):
+        return without_surrogates(value)
+    if isinstance(value, dict):
+        return {without_surrogates(str(k)): _escape(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v) for v in value]
+    return value
 
 
 async def report_stage(writer: ReportWriter, lines: MemoryObjectReceiveStream[ReportLine]) -> None:

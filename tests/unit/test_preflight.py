@@ -124,3 +124,40 @@ def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "secret.png").write_bytes(PNG)
     monkeypatch.setattr(os, "access", lambda *_a, **_k: False)
     assert _code(tmp_path, "secret.png") == "unreadable"
+
+
+# Hostile paths: each is that row's error, never an exception out of check_row.
+
+
+def test_a_nul_in_the_path_is_a_row_error(tmp_path: Path) -> None:
+    _, problem = check_row(_row("a\x00b.png"), tmp_path, Settings())
+    assert problem is not None and problem.code == "bad_path"
+    assert "\\x00" in problem.message and "\x00" not in problem.message
+
+
+def test_a_path_too_long_for_the_file_system_is_a_row_error(tmp_path: Path) -> None:
+    _, problem = check_row(_row("d/" * 2500 + "a.png"), tmp_path, Settings())
+    assert problem is not None and problem.code == "bad_path"
+    assert "too long" in problem.message and len(problem.message) < 600
+    _, problem = check_row(_row("x" * 5000 + ".png"), tmp_path, Settings())
+    assert problem is not None and problem.code == "bad_path"
+
+
+def test_a_fifo_and_a_device_are_not_files(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.mp4")
+    assert _code(tmp_path, "pipe.mp4") == "not_a_file"
+    assert _code(tmp_path, "/dev/zero", "video/mp4") == "not_a_file"
+
+
+def test_dot_dot_escapes_are_allowed_when_they_lead_to_a_real_file(tmp_path: Path) -> None:
+    (tmp_path / "logo.png").write_bytes(PNG)
+    (tmp_path / "sub").mkdir()
+    assert _code(tmp_path / "sub", "../logo.png") is None
+    assert _code(tmp_path / "sub", "../../nope/logo.png") == "file_not_found"
+
+
+def test_messages_escape_control_characters_in_paths(tmp_path: Path) -> None:
+    _, problem = check_row(_row("evil\x1b[2J\u202e.png"), tmp_path, Settings())
+    assert problem is not None and problem.code == "file_not_found"
+    assert "\x1b" not in problem.message and "\\x1b" in problem.message
+    assert "\\u202e" in problem.message
