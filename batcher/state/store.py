@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS rows (
     upload_method TEXT, upload_filename TEXT, content_type TEXT, blob_path TEXT,
     submission_id TEXT, asset_id TEXT, version_group_id TEXT, version_number INTEGER,
     asset_retries INTEGER NOT NULL DEFAULT 0,
-    line TEXT
+    line TEXT,
+    notes TEXT
 );
 CREATE TABLE IF NOT EXISTS blocks (
     key TEXT NOT NULL, block_id TEXT NOT NULL, size INTEGER NOT NULL,
@@ -106,6 +107,9 @@ class JournalStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            columns = {str(r[1]) for r in db.execute("PRAGMA table_info(rows)")}
+            if "notes" not in columns:  # a journal from before notes: the column is added
+                db.execute("ALTER TABLE rows ADD COLUMN notes TEXT")
         except sqlite3.Error as exc:
             full = disk_error(exc, self.path, "journal")
             if full is not None:

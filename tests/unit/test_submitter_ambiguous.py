@@ -14,6 +14,7 @@ from batcher.api.testing import DropAfter
 from batcher.outcome import ReportLine, RowJob, Ticket
 from batcher.stages.resubmit import RESUBMITTED
 from batcher.stages.submit import Submitter
+from batcher.state.journal import Journal
 from tests.unit.rig import Rig, rig
 
 pytestmark = pytest.mark.anyio
@@ -82,3 +83,21 @@ async def test_a_batch_mixing_a_lost_create_with_new_rows_is_split_by_kind(
     assert creates == 4
     notes = {j.row: [n.code for n in j.notes] for t in tickets for j in t.jobs.values()}
     assert notes == {1: [RESUBMITTED], 2: [RESUBMITTED], 3: [], 4: []}
+
+
+async def test_the_note_survives_a_crash_before_the_row_is_reported(tmp_path: Path) -> None:
+    async with rig(tmp_path) as r:
+        batch = [await r.uploaded_job(i) for i in (1, 2)]
+        r.fake.script("create_submission", DropAfter())
+        tickets, _ = await _submit(r, batch)
+        # The process dies here (rows "submitted", no line yet); the next run reads them back.
+        again = Journal(tmp_path / "j.sqlite")
+        try:
+            record = again.rows.get(1)
+        finally:
+            again.close()
+    assert tickets and record is not None
+    job = RowJob(row=1, path_text="f1.png", columns={})
+    record.restore(job)
+    assert [n.code for n in job.notes] == [RESUBMITTED]
+    assert job.line(status="complete").notes == job.notes
