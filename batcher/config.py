@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from batcher.scale.shard import Shard
+
 DEFAULT_BASE_URL = "https://mm-midmarket-integrations-api-preview.azurewebsites.net"
 MiB = 1024 * 1024
 
@@ -100,6 +102,8 @@ class Settings(BaseModel):
     report them ``submission_unconfirmed`` (``stages/submit.py``)."""
     manifest_encoding: str = "auto"
     """``auto`` (byte-order mark, else UTF-8) or a codec name, e.g. ``latin-1``."""
+    shard: Shard | None = None
+    """``--shard K/N``: only the rows whose key hashes to K of N (``batcher.scale.shard``)."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 
     @field_validator("manifest_encoding")

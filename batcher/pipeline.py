@@ -44,10 +44,11 @@ from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.ratelimit import RateGates
+from batcher.ratelimit import RateGates, RequestGates
 from batcher.redact import Redactor
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
+from batcher.scale.shard import bind_journal
 from batcher.shutdown import Shutdown
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
@@ -128,10 +129,10 @@ async def _run_watched(
             watch.view.close(final)
 
 
-def _rows(
-    manifest: Path, only: frozenset[int] | None, encoding: str = "auto"
-) -> Iterator[ManifestRow]:
-    rows = read_manifest(manifest, encoding=encoding)
+def _rows(manifest: Path, only: frozenset[int] | None, settings: Settings) -> Iterator[ManifestRow]:
+    rows = read_manifest(manifest, encoding=settings.manifest_encoding)
+    if settings.shard is not None:
+        rows = settings.shard.filter(rows)
     return rows if only is None else (row for row in rows if row.row in only)
 
 
@@ -167,6 +168,7 @@ async def run_batch(
     view: ProgressView | None = None,
     only_rows: frozenset[int] | None = None,
     transports: Transports | None = None,
+    gates: RequestGates | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
 
@@ -175,12 +177,14 @@ async def run_batch(
     is shown live progress and each finished row. ``only_rows`` limits the run to those
     manifest rows (``batcher retry``); the others are neither read further nor reported.
     ``transports`` replaces the HTTP seams (tests: ``FakeMediaMagic`` and its blob service).
+    ``settings.shard`` limits it to one shard's rows; ``gates`` (default: this process's
+    own) are the rate-limit gates, shared between the shards of a ``batcher ray`` run.
     """
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
     read = RowsRead()
-    rows = read.track(_rows(manifest, only_rows, settings.manifest_encoding))
+    rows = read.track(_rows(manifest, only_rows, settings))
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
@@ -197,10 +201,13 @@ async def run_batch(
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
     try:
+        bind_journal(journal.store, settings.shard)
         for _row, text in journal.rows.finished_lines():
             writer.replay(text)
         started = clock.now()
-        async with _context(settings, clock, journal, _manifest_dir(manifest), transports) as ctx:
+        async with _context(
+            settings, clock, journal, _manifest_dir(manifest), transports, gates
+        ) as ctx:
             shutdown = Shutdown(settings.shutdown_grace, clock)
             ctx.stopping = shutdown.requested
             try:
@@ -212,15 +219,11 @@ async def run_batch(
                     raise
                 if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(
-                        writer,
-                        _rows(manifest, only_rows, settings.manifest_encoding),
-                        "aborted",
-                        message,
-                    )
+                    unfinished = _rows(manifest, only_rows, settings)
+                    _report_unfinished(writer, unfinished, "aborted", message)
                 raise fatal from None
             if shutdown.requested.is_set():
-                unfinished = _rows(manifest, only_rows, settings.manifest_encoding)
+                unfinished = _rows(manifest, only_rows, settings)
                 _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
                 raise Interrupted(shutdown.reason)
             missing = _check_every_row_reported(read, writer)
@@ -259,6 +262,7 @@ async def _context(
     journal: Journal,
     manifest_dir: Path,
     transports: Transports | None = None,
+    gates: RequestGates | None = None,
 ) -> AsyncIterator[RunContext]:
     assert settings.api_key is not None
     policy = RetryPolicy(
@@ -280,7 +284,7 @@ async def _context(
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
-            gates=RateGates(clock),
+            gates=gates or RateGates(clock),
             retrier=retrier,
             timeout=settings.request_timeout,
         )

@@ -27,7 +27,7 @@ from batcher.api.models import (
 )
 from batcher.api.transport import ApiRequest, ApiTransport, FileUpload
 from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
-from batcher.ratelimit import Bucket, RateGates
+from batcher.ratelimit import Bucket, RequestGates
 from batcher.redact import Redactor
 from batcher.retry import Retrier
 
@@ -50,7 +50,7 @@ class MediaMagicClient:
         transport: ApiTransport,
         *,
         api_key: SecretStr,
-        gates: RateGates,
+        gates: RequestGates,
         retrier: Retrier,
         timeout: float = 60.0,
         redactor: Redactor | None = None,
@@ -134,7 +134,7 @@ class MediaMagicClient:
 
     async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
         bucket = BUCKET_OF[request.endpoint]
-        await self._gates[bucket].wait_open()
+        await self._gates.acquire(bucket)
         self.requests[bucket] += 1
         response = await self._transport.send(request, key=self._key)
         what = f"{request.method} {request.path}"
@@ -144,7 +144,7 @@ class MediaMagicClient:
             )
             if isinstance(error, RateLimitedError):
                 self.throttled[bucket] += 1
-                self._gates[bucket].close_for(error.retry_after)
+                self._gates.throttled(bucket, error.retry_after)
             raise error
         try:
             return model.model_validate_json(response.text)

@@ -79,7 +79,7 @@ async def _main(args: argparse.Namespace, only_rows: frozenset[int] | None) -> R
         )
 
 
-SUBCOMMANDS = ("report", "manifest", "retry")
+SUBCOMMANDS = ("report", "manifest", "retry", "merge", "ray")
 _DISK_FULL_HINT = "the run stopped; what it did is kept: re-run on a disk with room to finish"
 
 
@@ -120,6 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # `batcher report X` / `batcher manifest DIR`; a manifest file literally named like a
     # subcommand still runs as a manifest.
     command = argv[0] if argv and argv[0] in SUBCOMMANDS and not Path(argv[0]).is_file() else None
+    if command == "merge":
+        from batcher.cli import merge_cmd
+
+        return merge_cmd.main(argv[1:])
+    if command == "ray":
+        from batcher.cli import ray_cmd  # imports Ray only when asked for
+
+        return ray_cmd.main(argv[1:])
     if command in ("report", "manifest"):
         if command == "report":
             from batcher.cli import report_cmd

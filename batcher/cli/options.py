@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import UsageError
+from batcher.scale.shard import Shard
 
 ENV_PREFIX = "BATCHER_"
 
@@ -35,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         "submission and write one JSON line per manifest row. Every option can also be set "
         "as BATCHER_<OPTION> in the environment.",
         epilog="Other commands: `batcher report REPORT.jsonl [--html OUT]` summarises a report; "
-        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree.",
+        "`batcher manifest DIR -o manifest.csv` writes a manifest for a folder tree; "
+        "`batcher merge REPORT... -o OUT` merges shard reports; `batcher ray MANIFEST "
+        "--shards N` runs the shards on a Ray cluster.",
     )
 
     def opt(flag: str, help_text: str, **kw: Any) -> None:
@@ -103,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest text encoding: auto (byte-order mark, else UTF-8) or a codec such as "
         "latin-1, cp1252, utf-16",
         fallback="auto",
+    )
+    opt(
+        "--shard",
+        "K/N: only the rows whose path hashes to K of N (K from 0); merge the shard reports "
+        "with `batcher merge`",
     )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
@@ -181,6 +189,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         rerun=args.rerun,
         on_ambiguous_create=args.on_ambiguous_create,
         manifest_encoding=str(args.manifest_encoding),
+        shard=Shard.parse(args.shard) if args.shard else None,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
         shutdown_grace=float(args.shutdown_grace),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from batcher.cli import manifest_cmd, report_cmd
+from batcher.cli import manifest_cmd, merge_cmd, ray_cmd, report_cmd
 from batcher.cli.options import build_parser
 
 README = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
@@ -30,7 +30,11 @@ def test_main_option_is_documented_with_its_env_var(flag: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "flag", _options(report_cmd.build_parser()) + _options(manifest_cmd.build_parser())
+    "flag",
+    _options(report_cmd.build_parser())
+    + _options(manifest_cmd.build_parser())
+    + _options(merge_cmd.build_parser())
+    + _options(ray_cmd.pre_parser()),
 )
 def test_subcommand_option_is_documented(flag: str) -> None:
     assert re.search(rf"`{re.escape(flag)}\b", README), f"{flag} missing from README"
