@@ -15,6 +15,7 @@ from batcher.clock import FakeClock
 from batcher.config import PollSettings, Settings
 from batcher.outcome import ReportLine
 from batcher.pipeline import Transports, journal_path_for, run_batch
+from batcher.scale.shard import Shard
 from batcher.stages.report import ReportWriter
 from batcher.summary import EXIT_ROWS_MISSING
 
@@ -104,4 +105,18 @@ async def test_rows_left_out_by_only_rows_are_not_missing(tmp_path: Path) -> Non
         )
     assert summary.exit_code == 0
     assert summary.rows == 2
+    assert not summary.missing
+
+
+async def test_rows_of_other_shards_are_not_missing(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path, 8)
+    clock = FakeClock()
+    fake = FakeMediaMagic(clock, processing_seconds=10.0)
+    settings = _settings(tmp_path).model_copy(update={"shard": Shard(index=0, count=2)})
+    async with clock.autojump():
+        summary = await run_batch(
+            manifest, settings, clock=clock, transports=Transports(fake, fake.blob)
+        )
+    assert 0 < summary.rows < 8  # this shard's rows only
+    assert summary.exit_code == 0
     assert not summary.missing
