@@ -87,7 +87,11 @@ def _dry_run(args: argparse.Namespace) -> int:
     plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
     print(plan.render())
     if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")
+        try:
+            with local_write(args.summary_json, "summary"):
+                Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")
+        except OSError as exc:  # (a full disk is a DiskFullError: exit 74)
+            raise UsageError(f"cannot write --summary-json: {exc.strerror}") from None
     return EXIT_OK if not plan.refused else EXIT_SOME_FAILED
 
 

@@ -215,3 +215,29 @@ async def test_a_full_tmpfs_under_report_journal_and_log_file(
         assert creates == 1
         rows = sorted(int(str(line["row"])) for line in _report_lines(report))
         assert rows == list(range(1, ROWS + 1))
+
+
+def test_a_full_disk_under_summary_json_or_log_file_is_exit_74(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from batcher.api.testing import FakeMediaMagic
+    from batcher.cli import main as cli
+    from batcher.clock import FakeClock
+    from tests.integration.test_promise_secrets import _over
+
+    manifest = _manifest(tmp_path)
+    # /dev/full takes the open and refuses every write with ENOSPC, as a full disk does.
+    dry = cli.main([str(manifest), "--dry-run", "--summary-json", "/dev/full"])
+    assert dry == EXIT_DISK_FULL
+    assert "Error: disk full: cannot write the summary /dev/full" in capsys.readouterr().err
+
+    clock = FakeClock()
+    fake = FakeMediaMagic(clock, processing_seconds=10.0)
+    monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_test_fake")
+    monkeypatch.setattr(cli, "run_batch", _over(fake, clock))
+    report = tmp_path / "r.jsonl"
+    code = cli.main([str(manifest), "--report", str(report), "--log-file", "/dev/full"])
+    err = capsys.readouterr().err
+    assert code == EXIT_DISK_FULL, err
+    assert "Error: disk full: cannot write the log file /dev/full" in err
+    assert "Traceback" not in err and "Logging error" not in err
