@@ -16,8 +16,9 @@ not split to find a culprit. By default (``on_ambiguous_create="resubmit"``) its
 uploaded again under fresh blob names and submitted, and their lines carry a note saying
 so (``stages/resubmit.py``); with ``"report"`` they are reported ``submission_unconfirmed``.
 
-An answer that does not fit what was sent (wrong count, an asset ID twice or empty) is a
-``bad_response`` error for every row of the batch: nothing is guessed.
+An answer that does not fit what was sent is a ``bad_response`` error, nothing is guessed:
+a wrong count fails the whole batch; an asset ID given twice (or empty) fails the rows it
+was given for, since which row it belongs to cannot be told.
 """
 
 from __future__ import annotations
@@ -126,10 +127,13 @@ class Submitter:
             await self.submit(await upload_again(self._ctx, again, self._report))
 
     def _not_created(self, batch: list[RowJob]) -> None:
-        """The create surely did not land: the journal goes back to "uploaded", so a next run
-        submits these rows plainly instead of treating the create as ambiguous."""
+        """This create surely did not land: the journal goes back to "uploaded", so a next
+        run submits these rows plainly instead of treating the create as ambiguous. Not rows
+        whose *earlier* create was cut: that one may have landed, which the next run must
+        still know."""
         for job in batch:
-            self._ctx.journal.rows.uploaded(job)
+            if not job.create_ambiguous:
+                self._ctx.journal.rows.uploaded(job)
 
     async def _accepted(self, batch: list[RowJob], created: SubmissionCreated) -> None:
         self._ctx.counters.submissions_created += 1

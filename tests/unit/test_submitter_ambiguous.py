@@ -10,11 +10,12 @@ import anyio
 import pytest
 
 from batcher.api.models import AssetRef
-from batcher.api.testing import DropAfter
+from batcher.api.testing import Answer, DropAfter, DropBefore
 from batcher.outcome import ReportLine, RowJob, Ticket
 from batcher.stages.resubmit import RESUBMITTED
 from batcher.stages.submit import Submitter
 from batcher.state.journal import Journal
+from batcher.state.rows import RowState
 from tests.unit.rig import Rig, rig
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +102,33 @@ async def test_the_note_survives_a_crash_before_the_row_is_reported(tmp_path: Pa
     record.restore(job)
     assert [n.code for n in job.notes] == [RESUBMITTED]
     assert job.line(status="complete").notes == job.notes
+
+
+def _state(tmp_path: Path, row: int) -> RowState | None:
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        record = journal.rows.get(row)
+    finally:
+        journal.close()
+    return None if record is None else record.state
+
+
+async def test_a_create_that_surely_did_not_land_leaves_the_rows_plainly_uploaded(
+    tmp_path: Path,
+) -> None:
+    async with rig(tmp_path, retry_attempts=1) as r:
+        plain = [await r.uploaded_job(i) for i in (1, 2)]
+        cut_before = await r.uploaded_job(3)
+        cut_before.create_ambiguous = True  # its earlier create was cut: it may have landed
+        r.fake.script("create_submission", Answer(500, {"detail": "boom"}), DropBefore())
+        _, lines = await _submit(r, plain)
+        _, more = await _submit(r, [cut_before])
+        states = {row: _state(tmp_path, row) for row in (1, 2, 3)}
+    assert [line.error.code for line in [*lines, *more] if line.error] == [
+        "server_error",
+        "server_error",
+        "transport",
+    ]
+    assert all(line.error is not None and line.error.retryable for line in [*lines, *more])
+    # The next run submits 1 and 2 plainly, and still treats 3's create as ambiguous.
+    assert states == {1: RowState.UPLOADED, 2: RowState.UPLOADED, 3: RowState.SUBMITTING}
