@@ -96,6 +96,10 @@ class Settings(BaseModel):
     """Ignore (delete) the journal of an earlier run and start afresh."""
 
     rerun: Literal["fresh", "skip"] = "fresh"
+    on_ambiguous_create: Literal["resubmit", "report"] = "resubmit"
+    """After a create whose answer was lost and that the service then says it holds (409):
+    upload and submit those rows again under fresh blob names (marked in the report), or
+    report them ``submission_unconfirmed`` (``stages/submit.py``)."""
     manifest_encoding: str = "auto"
     """``auto`` (byte-order mark, else UTF-8) or a codec name, e.g. ``latin-1``."""
     shard: Shard | None = None

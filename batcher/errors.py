@@ -4,6 +4,7 @@ Blob); stages only look at the class and its flags, never at HTTP statuses.
 
     BatcherError
     ├── UsageError                  exit 2: bad options, configuration or manifest
+    ├── DiskFullError               exit 74: a local write failed (no room, I/O error)
     ├── FatalApiError               exit 3: the service refuses the whole run
     │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
     │   └── PlanError               402 (plan lacks the Integrations API)
@@ -55,6 +56,19 @@ class ReportUnreadable(UsageError):
 
 class Interrupted(BatcherError):
     code = "interrupted"
+
+
+class DiskFullError(BatcherError):
+    """A local write failed for lack of room (ENOSPC, EDQUOT, SQLite "database or disk is
+    full") or because the device failed (EIO, SQLite "disk I/O error"): the report, journal,
+    log file or summary. The run stops (exit 74); what the journal holds is kept, so a re-run
+    on a disk with room finishes the run. Made only by ``batcher.localio``."""
+
+    code = "disk_full"
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class FatalApiError(BatcherError):

@@ -40,6 +40,13 @@ class ErrorInfo(BaseModel):
         )
 
 
+class Note(BaseModel):
+    """Something the reader of a line should know that is not an error (``code`` is stable)."""
+
+    code: str
+    message: str
+
+
 class ReportLine(BaseModel):
     """One line of the JSONL report (README, Report); field order is the documented one."""
 
@@ -59,6 +66,7 @@ class ReportLine(BaseModel):
     issue_count: int | None = None
     issues: list[dict[str, Any]] = []
     error: ErrorInfo | None = None
+    notes: list[Note] = []
     columns: dict[str, Any] = {}
 
     def to_json(self) -> str:
@@ -91,6 +99,8 @@ class RowJob:
     create_ambiguous: bool = False
     """E4 for this row was sent and its answer lost (connection cut, or the process died with
     the create in flight): the next create of it may meet 409 (``stages/submit.py``)."""
+    notes: list[Note] = field(default_factory=list)
+    """Carried to the report line (e.g. resubmitted after an ambiguous create)."""
 
     def line(self, **kw: Any) -> ReportLine:
         return ReportLine(
@@ -104,6 +114,7 @@ class RowJob:
             asset_id=self.asset_id,
             version_group_id=self.version_group_id,
             version_number=self.version_number,
+            notes=list(self.notes),
             columns=self.columns,
             **kw,
         )

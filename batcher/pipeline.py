@@ -29,9 +29,17 @@ from batcher.blob.budget import MemoryBudget
 from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
+from batcher.completeness import MissingRows, RowsRead
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
+from batcher.errors import (
+    BatcherError,
+    DiskFullError,
+    FatalApiError,
+    Interrupted,
+    ReportWriteError,
+    UsageError,
+)
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.announce import announce_resume, notice, on_stop
@@ -40,6 +48,7 @@ from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
 from batcher.progress.notices import unfinished_text
 from batcher.ratelimit import RateGates, RequestGates
+from batcher.redact import Redactor
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.scale.shard import bind_journal
@@ -62,7 +71,7 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError):
+    if isinstance(exc, FatalApiError | UsageError | DiskFullError):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -192,10 +201,12 @@ async def run_batch(
     clock = clock or RealClock()
     if settings.api_key is None:
         raise UsageError("no API key: set MEDIAMAGIC_API_KEY or use --api-key-file")
-    rows = _rows(manifest, only_rows, settings)
+    read = RowsRead()
+    rows = read.track(_rows(manifest, only_rows, settings))
     report_path = settings.report_path or default_report_path(manifest)
     # The report first: an unwritable report path is the likelier mistake and names itself.
     writer = ReportWriter(report_path)
+    writer.redactor = Redactor.of(settings.api_key)
     try:
         journal = Journal(
             settings.journal_path or journal_path_for(report_path),
@@ -233,7 +244,7 @@ async def run_batch(
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
+                if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
                     _report_unfinished(writer, unfinished, "aborted", message, fanout)
@@ -242,7 +253,8 @@ async def run_batch(
                 unfinished = _rows(manifest, only_rows, settings)
                 _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout)
                 raise Interrupted(shutdown.reason)
-            if writer.tally.provisional == 0:
+            missing = _check_every_row_reported(read, writer)
+            if writer.tally.provisional == 0 and not missing:
                 journal.mark_completed()
     finally:
         writer.close()
@@ -254,7 +266,21 @@ async def run_batch(
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
         not_sent=not_sent,
+        missing=missing,
     )
+
+
+def _check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRows:
+    """The end-of-run invariant: each row read has its line (the writer allows one at most)."""
+    missing = read.missing(writer.tally.reported_rows)
+    if missing:
+        event(
+            logging.ERROR,
+            "rows missing from the report",
+            count=missing.count,
+            rows=list(missing.first),
+        )
+    return missing
 
 
 @asynccontextmanager

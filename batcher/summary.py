@@ -7,6 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from batcher.completeness import MissingRows
 from batcher.context import RunCounters
 from batcher.outcome import ReportLine
 from batcher.reporting.filters import ReportFilter
@@ -17,7 +18,13 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
+EXIT_ROWS_MISSING = 4
+"""The run ended but some manifest rows have no report line (a bug; the rows are named)."""
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, with a redacted traceback on stderr
+EXIT_DISK_FULL = 74
+"""EX_IOERR: the report, journal or log could not be written (disk full, quota, I/O error)."""
+EXIT_INCOMPLETE = 75
+"""EX_TEMPFAIL: some rows stopped on a retryable error; re-running the command finishes them."""
 EXIT_INTERRUPTED = 130
 
 
@@ -64,6 +71,10 @@ class RunSummary:
     throttled: dict[str, int]
     wall_seconds: float
     not_sent: NotSent = field(default_factory=NotSent)
+    provisional: int = 0
+    """Rows whose line is not final (a retryable error, or the run stopped): re-run to finish."""
+    missing: MissingRows = field(default_factory=MissingRows)
+    """Rows read but never reported: the run broke its promise (exit ``EXIT_ROWS_MISSING``)."""
 
     @classmethod
     def build(
@@ -75,9 +86,18 @@ class RunSummary:
         counters: RunCounters,
         throttled: dict[str, int],
         not_sent: NotSent | None = None,
+        missing: MissingRows | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
-        return cls(report, counters, throttled, wall_seconds, not_sent or NotSent())
+        return cls(
+            report,
+            counters,
+            throttled,
+            wall_seconds,
+            not_sent or NotSent(),
+            provisional=tally.provisional,
+            missing=missing or MissingRows(),
+        )
 
     @property
     def rows(self) -> int:
@@ -109,7 +129,28 @@ class RunSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.missing:
+            return EXIT_ROWS_MISSING
+        if self.provisional:
+            return EXIT_INCOMPLETE  # before "some failed": re-running is what helps first
         return EXIT_OK if self.complete == self.rows else EXIT_SOME_FAILED
+
+    def problems(self) -> list[str]:
+        """What the run must say loudly, beside the counts."""
+        out = []
+        if self.missing:
+            out.append(
+                f"ERROR: {self.missing.describe()}; this is a bug (please report it). "
+                "The journal is not marked complete, so re-running resumes those rows."
+            )
+        if self.provisional:
+            noun = "row" if self.provisional == 1 else "rows"
+            out.append(
+                f"INCOMPLETE: {self.provisional} {noun} stopped on a retryable error or "
+                "were not finished; re-run the same command to finish them "
+                "(nothing done is repeated)."
+            )
+        return out
 
     @property
     def throughput_mb_s(self) -> float:
@@ -129,6 +170,8 @@ class RunSummary:
             "retries": c.retries,
             "assetRetries": c.asset_retries,
             "throttled": {k: v for k, v in self.throttled.items() if v},
+            "provisionalRows": self.provisional,
+            "missingRows": {"count": self.missing.count, "first": list(self.missing.first)},
             "exitCode": self.exit_code,
         }
 
@@ -150,7 +193,7 @@ class RunSummary:
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
         ]
-        return self.report.render_text() + "\n" + "\n".join(run + self.next_steps())
+        return "\n".join([self.report.render_text(), *run, *self.problems(), *self.next_steps()])
 
     def next_steps(self) -> list[str]:
         """The commands for this run's report when rows did not complete."""

@@ -28,6 +28,7 @@ from batcher.api.models import (
 from batcher.api.transport import ApiRequest, ApiTransport, FileUpload
 from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
 from batcher.ratelimit import Bucket, RequestGates
+from batcher.redact import Redactor
 from batcher.retry import Retrier
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,9 +53,12 @@ class MediaMagicClient:
         gates: RequestGates,
         retrier: Retrier,
         timeout: float = 60.0,
+        redactor: Redactor | None = None,
     ) -> None:
         self._transport = transport
         self._key = api_key
+        self.redactor = (redactor or Redactor()).with_secrets([api_key])
+        """What every service text in an error goes through: the key is redacted by value."""
         self._gates = gates
         self._retrier = retrier
         self._timeout = timeout
@@ -135,7 +139,9 @@ class MediaMagicClient:
         response = await self._transport.send(request, key=self._key)
         what = f"{request.method} {request.path}"
         if response.status not in ok:
-            error = error_for_status(response.status, response.text, dict(response.headers))
+            error = error_for_status(
+                response.status, response.text, dict(response.headers), redactor=self.redactor
+            )
             if isinstance(error, RateLimitedError):
                 self.throttled[bucket] += 1
                 self._gates.throttled(bucket, error.retry_after)
@@ -144,7 +150,8 @@ class MediaMagicClient:
             return model.model_validate_json(response.text)
         except ValidationError as exc:
             raise ApiError(
-                f"{what}: unexpected answer ({exc.error_count()} schema errors)",
+                self.redactor.untrusted(f"{what}: unexpected answer")
+                + f" ({exc.error_count()} schema errors)",
                 code="bad_response",
                 http_status=response.status,
             ) from None

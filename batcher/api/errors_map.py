@@ -19,7 +19,7 @@ from batcher.errors import (
     ServerError,
 )
 from batcher.http_errors import parse_retry_after, translate_transport_errors
-from batcher.redact import redact
+from batcher.redact import Redactor
 
 # Report ``error.code`` per status. Only 429, 500 and 502 are documented as safe to retry.
 _CODES: dict[int, str] = {
@@ -55,12 +55,22 @@ def _message_of(body: Any, fallback: str) -> str:
     return fallback
 
 
-def error_for_status(status: int, text: str, headers: dict[str, str]) -> Exception:
+MAX_MESSAGE = 300
+"""Longest service text kept in a message, counted after redaction."""
+
+
+def error_for_status(
+    status: int, text: str, headers: dict[str, str], *, redactor: Redactor | None = None
+) -> Exception:
+    """``redactor`` knows the run's secrets (the key, whatever its shape): the body is the
+    service's text, untrusted, and may echo them. Redacted first, then cut."""
     try:
         body: Any = json.loads(text) if text else None
     except ValueError:
         body = None
-    message = redact(_message_of(body, text[:300] or f"HTTP {status}"))
+    raw = _message_of(body, text or f"HTTP {status}")
+    message = (redactor or Redactor()).untrusted(raw, MAX_MESSAGE) or f"HTTP {status}"
+    known = raw.strip()  # the documented details are matched before any cut or cleaning
     if status == 401:
         return AuthenticationError(f"API key refused: {message}", http_status=401)
     if status == 402:
@@ -71,16 +81,18 @@ def error_for_status(status: int, text: str, headers: dict[str, str]) -> Excepti
     if status in (500, 502):
         return ServerError(message, http_status=status)
     if status == 409:
-        if message == "Asset already submitted":
+        if known == "Asset already submitted":
             return AlreadySubmittedError(message, http_status=409)
         return ConflictError(message, http_status=409)
-    code = _DETAIL_CODES.get(message) or _CODES.get(status, f"http_{status}")
+    code = _DETAIL_CODES.get(known) or _CODES.get(status, f"http_{status}")
     # 503/504 are not documented for the API; gateways in front of it produce them, and
     # they mean "not processed", so retrying is safe.
     retryable = status in (503, 504)
     return ApiError(message, code=code, http_status=status, retryable=retryable)
 
 
-def map_transport_errors(what: str) -> AbstractContextManager[None]:
+def map_transport_errors(
+    what: str, redactor: Redactor | None = None
+) -> AbstractContextManager[None]:
     """This request's transport failures, through the one translator (``http_errors``)."""
-    return translate_transport_errors(what, redact)
+    return translate_transport_errors(what, (redactor or Redactor()).untrusted)

@@ -18,6 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from batcher.api.errors_map import map_transport_errors
+from batcher.redact import Redactor
 
 PREFIX = "/api/integrations"
 
@@ -76,7 +77,8 @@ class AiohttpApiTransport:
         kwargs: dict[str, Any] = {}
         if request.json is not None:
             kwargs["json"] = request.json
-        with map_transport_errors(f"{request.method} {request.path}"):
+        # The key by value: a foreign error text that echoes it must not carry it on.
+        with map_transport_errors(f"{request.method} {request.path}", Redactor.of(key)):
             if request.upload is None:
                 return await self._send(request, headers, kwargs)
             up = request.upload

@@ -26,7 +26,7 @@ import yarl
 
 from batcher.errors import BlobError, BlobMd5MismatchError
 from batcher.http_errors import parse_retry_after, translate_transport_errors
-from batcher.redact import redact, redact_url
+from batcher.redact import redact, redact_url, strip_control
 
 RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
 _CODE = re.compile(rb"<Code>\s*([^<]*?)\s*</Code>")
@@ -47,8 +47,7 @@ def scrub(text: str, url: str | yarl.URL) -> str:
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line[:_MAX_MESSAGE]
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def error_from_response(
@@ -61,6 +60,9 @@ def error_from_response(
         code = match.group(1).decode("utf-8", "replace")
     found = _MESSAGE.search(body)
     detail = _first_line(found.group(1).decode("utf-8", "replace")) if found else ""
+    # Scrub, clean, then cut: a cut first left part of an echoed signature behind.
+    detail = strip_control(scrub(detail, url))[:_MAX_MESSAGE]
+    code = strip_control(code)[:_MAX_MESSAGE]
     where = redact_url(str(url))
     text = f"{op} failed: HTTP {status}{' ' + code if code else ''}"
     if detail:

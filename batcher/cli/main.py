@@ -23,7 +23,7 @@ from rich.console import Console
 
 from batcher.cli.dryrun import dry_run
 from batcher.cli.layers import parse_main
-from batcher.cli.options import build_parser, log_level, settings_from
+from batcher.cli.options import api_key_from, build_parser, log_level, settings_from
 from batcher.cli.outputs import check_outputs
 from batcher.cli.retry_cmd import HELP as RETRY_HELP
 from batcher.cli.retry_cmd import (
@@ -34,17 +34,19 @@ from batcher.cli.retry_cmd import (
     retry_parser,
 )
 from batcher.config import PollSettings
-from batcher.errors import FatalApiError, Interrupted, UsageError
+from batcher.errors import DiskFullError, FatalApiError, Interrupted, UsageError
+from batcher.localio import local_write
 from batcher.logs import NOTICE, attach_log_file, detach
 from batcher.pipeline import default_report_path, journal_path_for, run_batch
 from batcher.progress.model import ProgressView
 from batcher.progress.streams import safe
 from batcher.progress.views import JsonView, PlainView, QuietView, RichView, TeeView
-from batcher.redact import redact
+from batcher.redact import Redactor
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.load import open_report
 from batcher.reporting.summary import SummaryBuilder
 from batcher.summary import (
+    EXIT_DISK_FULL,
     EXIT_FATAL_API,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -122,6 +124,7 @@ async def _main(
 
 
 SUBCOMMANDS = ("report", "manifest", "retry", "merge", "ray", "help")
+_DISK_FULL_HINT = "the run stopped; what it did is kept: re-run on a disk with room to finish"
 
 
 def _dry_run(args: argparse.Namespace) -> int:
@@ -129,7 +132,11 @@ def _dry_run(args: argparse.Namespace) -> int:
     plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
     print(plan.render())
     if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")
+        try:
+            with local_write(args.summary_json, "summary"):
+                Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")
+        except OSError as exc:  # (a full disk is a DiskFullError: exit 74)
+            raise UsageError(f"cannot write --summary-json: {exc.strerror}") from None
     return EXIT_OK if not plan.refused else EXIT_SOME_FAILED
 
 
@@ -248,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return done
     err = safe(sys.stderr)
     retry: Retry | None = None
+    redact = Redactor()  # the shapes only, until the key is known
     with ExitStack() as stack:
         try:
             if argv and argv[0] == "retry" and not Path("retry").is_file():
@@ -261,10 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args = parse_main(argv)
             if args.dry_run:
                 return _dry_run(args)
+            redact = Redactor.of(api_key_from(args))
             report = args.report or default_report_path(args.manifest)
             check_outputs(args, report=Path(report))
             if args.log_file:
-                handler = attach_log_file(Path(args.log_file), level=log_level(args))
+                handler = attach_log_file(
+                    Path(args.log_file), level=log_level(args), redactor=redact
+                )
                 stack.callback(detach, handler)
             stats = None
             if args.stats_json and args.stats_json != "-":
@@ -280,6 +291,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # If the run fails before the pipeline closes its view, stop a live display.
             stack.callback(_abandon, views)
             summary = anyio.run(_main, args, retry.rows if retry else None, make_view, err)
+        except DiskFullError as exc:
+            err.write(f"Error: {redact(exc.message)}; {_DISK_FULL_HINT}\n")
+            return EXIT_DISK_FULL
         except UsageError as exc:
             err.write(f"Error: {redact(exc.message)}\n")
             return EXIT_USAGE
@@ -302,12 +316,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.write(f"{redact(text)}Error: internal error (a bug; please report it)\n")
             return EXIT_INTERNAL
     if retry is not None:
-        summary = _finish_retry(retry, summary, args, err)
+        try:
+            with local_write(retry.report, "report"):
+                summary = _finish_retry(retry, summary, args, err)
+        except DiskFullError as exc:
+            err.write(f"Error: {exc.message}; {_DISK_FULL_HINT}\n")
+            return EXIT_DISK_FULL
     err.write(summary.render() + "\n")
     err.flush()
     if args.summary_json:
         try:
-            Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+            with local_write(args.summary_json, "summary"):
+                Path(args.summary_json).write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
+        except DiskFullError as exc:
+            err.write(f"Error: {exc.message}\n")
+            return EXIT_DISK_FULL
         except OSError as exc:
             err.write(f"Error: cannot write --summary-json: {exc.strerror}\n")
             return EXIT_USAGE

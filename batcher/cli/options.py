@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         fallback="fresh",
     )
     opt(
+        "--on-ambiguous-create",
+        "when a create's answer was lost but the service holds it: resubmit the files under "
+        "fresh names (marked in the report) or report them submission_unconfirmed",
+        choices=["resubmit", "report"],
+        fallback="resubmit",
+    )
+    opt(
         "--manifest-encoding",
         "manifest text encoding: auto (byte-order mark, else UTF-8) or a codec such as "
         "latin-1, cp1252, utf-16",
@@ -236,6 +243,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
         rerun=args.rerun,
+        on_ambiguous_create=args.on_ambiguous_create,
         manifest_encoding=str(args.manifest_encoding),
         shard=Shard.parse(args.shard) if args.shard else None,
         journal_path=Path(args.journal) if args.journal else None,

@@ -11,16 +11,18 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+from collections import Counter
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from batcher.api.models import TERMINAL_STATUSES, AssetStatus
+from batcher.api.models import TERMINAL_STATUSES, AssetStatus, SubmissionStatus
 from batcher.clock import Clock
 from batcher.config import PollSettings
 from batcher.context import RunContext
-from batcher.errors import ConflictError, DeadlineError, RowError
+from batcher.errors import ApiError, ConflictError, DeadlineError, RowError
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.redact import Redactor
 
 
 def poll_interval(settings: PollSettings, polls_done: int) -> float:
@@ -118,6 +120,8 @@ class Poller:
         self._ctx = ctx
         self._report = report
         self._fetches = fetches
+        # The service's own texts (error type and message) are untrusted.
+        self._clean = Redactor.of(ctx.settings.api_key).untrusted
 
     async def poll_once(self, ticket: Ticket) -> bool:
         """One round for one submission. Returns True when every row is reported."""
@@ -125,7 +129,16 @@ class Poller:
         ticket.polls += 1
         ctx.counters.polls += 1
         status = await ctx.client.get_submission(ticket.submission_id)
+        if status.submission_id != ticket.submission_id:
+            # Caught by the worker: every row of the ticket ends with this error.
+            raise ApiError(
+                f"the status of submission {ticket.submission_id} came back for "
+                f"{status.submission_id}",
+                code="bad_response",
+            )
         note_progress(ticket, status.progress_percent, ctx.clock.now())
+        await self._fail_listed_twice(ticket, status)
+        # IDs listed that are not ours concern no row (E6, checked per row, is what counts).
         items = {a.asset_id: a for a in status.assets}
         async with anyio.create_task_group() as tg:
             for asset_id, job in ticket.jobs.items():
@@ -138,6 +151,19 @@ class Poller:
                     continue
                 tg.start_soon(self._settle_one, ticket, asset_id, job, item)
         return len(ticket.done) == len(ticket.jobs)
+
+    async def _fail_listed_twice(self, ticket: Ticket, status: SubmissionStatus) -> None:
+        counts = Counter(a.asset_id for a in status.assets)
+        for asset_id, n in counts.items():
+            job = ticket.jobs.get(asset_id)
+            if n > 1 and job is not None and asset_id not in ticket.done:
+                ticket.done.add(asset_id)
+                error = ApiError(
+                    f"the status of submission {ticket.submission_id} lists asset {asset_id} "
+                    f"{n} times",
+                    code="bad_response",
+                )
+                await self._report.send(job.fail("poll", error))
 
     async def _settle_one(
         self, ticket: Ticket, asset_id: str, job: RowJob, item: AssetStatus | None
@@ -159,6 +185,12 @@ class Poller:
         ctx = self._ctx
         assert job.submission_id is not None and job.asset_id is not None
         result = await ctx.client.get_asset(job.submission_id, job.asset_id)
+        if result.asset_id != job.asset_id or result.submission_id not in (None, job.submission_id):
+            raise ApiError(
+                f"the result of asset {job.asset_id} (submission {job.submission_id}) came back "
+                f"for asset {result.asset_id} (submission {result.submission_id})",
+                code="bad_response",
+            )
         if result.status not in TERMINAL_STATUSES:
             return False
         job.version_group_id = result.version_group_id or job.version_group_id
@@ -179,8 +211,9 @@ class Poller:
                 return False
             error = ErrorInfo(
                 stage="result",
-                code=error_type or "processing_failed",
-                message=error_message or "the service reported the asset as failed",
+                code=self._clean(error_type or "", 64) or "processing_failed",
+                message=self._clean(error_message or "", 300)
+                or "the service reported the asset as failed",
                 retryable=retryable,
             )
             line = job.line(

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from anyio.abc import ObjectSendStream
 
 from batcher.context import RunContext
-from batcher.errors import InputError
+from batcher.errors import ApiError, InputError
 from batcher.outcome import ReportLine, RowJob, Ticket
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
@@ -59,7 +59,16 @@ async def read_stage(
             if record.state is not RowState.CHECKED:
                 ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
             if record.state is RowState.SUBMITTED and job.submission_id and job.asset_id:
-                resumed.setdefault(job.submission_id, {})[job.asset_id] = job
+                assets = resumed.setdefault(job.submission_id, {})
+                other = assets.get(job.asset_id)
+                if other is not None:  # never two rows under one asset: one would vanish
+                    error = ApiError(
+                        f"the journal gives row {other.row} the same asset {job.asset_id}",
+                        code="bad_response",
+                    )
+                    await report.send(job.fail("poll", error))
+                    continue
+                assets[job.asset_id] = job
             elif record.state in (RowState.UPLOADED, RowState.SUBMITTING) and job.blob_path:
                 if record.state is RowState.SUBMITTING:
                     job.create_ambiguous = True  # the create was in flight when we stopped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import IO, Any
 
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from batcher.errors import ReportWriteError
+from batcher.errors import BatcherError, ReportWriteError
+from batcher.localio import disk_error
 from batcher.logs import event
 from batcher.outcome import ReportLine
+from batcher.redact import Redactor
 from batcher.reporting.summary import SummaryBuilder
 from batcher.rows.encoding import without_surrogates
 from batcher.rows.rowset import RowBitmap
@@ -36,13 +39,23 @@ class ReportTally:
             self.provisional += 1
 
 
-# Outcomes that say "not finished yet": the journal keeps the row's progress instead, so
-# the next run picks it up (polls again, or starts it) rather than repeating this line.
-PROVISIONAL_CODES = frozenset({"aborted", "deadline_exceeded", "interrupted"})
+# Lines of rows the run stopped before finishing (a fatal answer, Ctrl-C/SIGTERM).
+STOPPED_CODES = frozenset({"aborted", "interrupted"})
 
 
 def provisional(line: ReportLine) -> bool:
-    return line.error is not None and line.error.code in PROVISIONAL_CODES
+    """A line that says "not finished yet": the run stopped before the row's end, or the
+    row's last error was retryable (transport, timeout, 429, 5xx, polling deadline) and only
+    this run's retries ran out. The journal keeps the row's progress instead of the line, so
+    the next run picks it up (polls again, submits, or uploads) rather than repeating it.
+
+    Only ``error`` lines: a ``failed`` line is the service's own verdict on the file (its
+    E9 retries already spent), which another run would just fetch again.
+    """
+    error = line.error
+    if line.status != "error" or error is None:
+        return False
+    return error.retryable or error.code in STOPPED_CODES
 
 
 class ReportWriter:
@@ -55,15 +68,27 @@ class ReportWriter:
         self.tally = ReportTally()
         self.on_line: Callable[[ReportLine], None] | None = None
         """Told of each line this run writes (live progress prints failures as they come)."""
+        self.redactor = Redactor()
+        """The run's secrets (set by the pipeline): the last net before report and journal."""
         try:
             self._fh: IO[str] = path.open("a" if append else "w", encoding="utf-8")
         except OSError as exc:
-            raise ReportWriteError(f"cannot write the report {path}: {exc.strerror}") from None
+            raise _write_error(exc, path) from None
+        self._good = self._fh.tell()
+        """Bytes of whole lines written: a failed write is cut back to here."""
 
     def write(self, line: ReportLine) -> None:
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
         line, text = _serialisable(line)
+        clean = self.redactor(text)
+        if clean != text:  # a secret reached a message: show exactly what is written
+            try:
+                line = ReportLine.model_validate_json(clean)
+            except ValueError:  # a replacement inside a JSON escape: drop the message
+                line, _ = _serialisable(_withheld(line))
+                clean = self.redactor(line.to_json())
+            text = clean
         if self.journal is not None and not provisional(line):
             self.journal.rows.reported(line, text)
         self._write(text)
@@ -94,11 +119,38 @@ class ReportWriter:
             self._fh.write(text + "\n")
             self._fh.flush()
         except OSError as exc:
-            raise ReportWriteError(f"cannot write the report {self.path}: {exc.strerror}") from None
+            self._cut_back()
+            raise _write_error(exc, self.path) from None
+        self._good = self._fh.buffer.tell() if hasattr(self._fh, "buffer") else self._fh.tell()
+
+    def _cut_back(self) -> None:
+        """After a failed write (a full disk takes part of a line): drop the partial line,
+        and the bytes still buffered, so the report holds whole lines only. Truncating needs
+        no room."""
+        with contextlib.suppress(OSError, ValueError):
+            os.ftruncate(self._fh.fileno(), self._good)
+        raw = getattr(getattr(self._fh, "buffer", None), "raw", None)
+        with contextlib.suppress(OSError, ValueError):
+            if raw is not None:
+                raw.close()  # the buffered rest must never be flushed after the cut
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):  # a failed flush was already a ReportWriteError
+        with contextlib.suppress(OSError, ValueError):  # a failed flush was already raised
             self._fh.close()
+
+
+def _withheld(line: ReportLine) -> ReportLine:
+    if line.error is None:
+        return line
+    error = line.error.model_copy(update={"message": "(message withheld: it held a secret)"})
+    return line.model_copy(update={"error": error})
+
+
+def _write_error(exc: OSError, path: Path) -> BatcherError:
+    full = disk_error(exc, path, "report")
+    if full is not None:
+        return full
+    return ReportWriteError(f"cannot write the report {path}: {exc.strerror}")
 
 
 def _serialisable(line: ReportLine) -> tuple[ReportLine, str]:

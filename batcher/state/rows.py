@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from batcher.outcome import ReportLine, RowJob
+from batcher.outcome import Note, ReportLine, RowJob
 from batcher.state.store import JournalStore
 
 DEFER_ROWS = 256
@@ -52,6 +52,8 @@ class RowRecord:
     version_number: int | None
     asset_retries: int
     line: str | None
+    notes: str | None
+    """JSON list of the row's ``Note``s (a resubmission survives a crash to its line)."""
 
     def same_file(self, job: RowJob) -> bool:
         return (self.size, self.mtime_ns) == (job.size, job.mtime_ns)
@@ -65,6 +67,7 @@ class RowRecord:
         job.version_group_id = self.version_group_id
         job.version_number = self.version_number
         job.asset_retries = self.asset_retries
+        job.notes = [Note.model_validate(n) for n in json.loads(self.notes or "[]")]
 
 
 _COLUMNS = (
@@ -83,6 +86,7 @@ _COLUMNS = (
     "version_number",
     "asset_retries",
     "line",
+    "notes",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE row = ?"
 _UPSERT = (
@@ -129,6 +133,7 @@ class RowStates:
                 job.version_number,
                 job.asset_retries,
                 line,
+                json.dumps([n.model_dump() for n in job.notes]) if job.notes else None,
             ),
         )
 

@@ -11,6 +11,7 @@ every other write commits the deferred ones first, so states land in the order t
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from batcher.errors import UsageError
+from batcher.localio import disk_error, local_write
 
 SCHEMA_VERSION = "1"
 _SCHEMA = """
@@ -30,13 +32,40 @@ CREATE TABLE IF NOT EXISTS rows (
     upload_method TEXT, upload_filename TEXT, content_type TEXT, blob_path TEXT,
     submission_id TEXT, asset_id TEXT, version_group_id TEXT, version_number INTEGER,
     asset_retries INTEGER NOT NULL DEFAULT 0,
-    line TEXT
+    line TEXT,
+    notes TEXT
 );
 CREATE TABLE IF NOT EXISTS blocks (
     key TEXT NOT NULL, block_id TEXT NOT NULL, size INTEGER NOT NULL,
     PRIMARY KEY (key, block_id)
 ) WITHOUT ROWID;
 """
+
+
+class GuardedConnection:
+    """The journal's connection: every statement runs under ``local_write``, so a full disk
+    (or ``max_page_count``) or a failing device is a DiskFullError naming the journal, from
+    whichever write meets it."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        with local_write(self._path, "journal"):
+            return self._db.execute(sql, params)
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def close(self) -> None:
+        """Close even when the last commit failed: what was not committed is redone by the
+        next run (the journal's contract), and a half-open connection helps no one."""
+        if self._db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
+        self._db.close()
 
 
 class JournalStore:
@@ -50,13 +79,13 @@ class JournalStore:
         if fresh:
             self._delete()
         existed = path.exists()
-        self.db = self._connect()
+        self.db = GuardedConnection(self._connect(), path)
         if existed and not fresh and self.meta("completed") == "1":
             # The last run over this report ended: this is the next sweep, not a resume.
             self.db.close()
             self._delete()
             existed = False
-            self.db = self._connect()
+            self.db = GuardedConnection(self._connect(), path)
         version = self.meta("schema")
         if existed and version not in (None, SCHEMA_VERSION):
             raise UsageError(f"{path} is a journal of another batcher version; use --fresh")
@@ -78,7 +107,13 @@ class JournalStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.executescript(_SCHEMA)
+            columns = {str(r[1]) for r in db.execute("PRAGMA table_info(rows)")}
+            if "notes" not in columns:  # a journal from before notes: the column is added
+                db.execute("ALTER TABLE rows ADD COLUMN notes TEXT")
         except sqlite3.Error as exc:
+            full = disk_error(exc, self.path, "journal")
+            if full is not None:
+                raise full from None
             raise UsageError(f"cannot open the journal {self.path}: {exc}") from None
         return db
 
@@ -122,5 +157,7 @@ class JournalStore:
         if self._closed:
             return
         self._closed = True
-        self.commit()
-        self.db.close()
+        try:
+            self.commit()
+        finally:
+            self.db.close()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from batcher.cli.main import main
+from batcher.summary import EXIT_DISK_FULL
 from tests.media import write_manifest, write_media
 
 FAST = ["--poll-interval", "0.02", "--poll-max-interval", "0.2", "--batch-linger", "0.05"]
@@ -189,7 +190,7 @@ def test_real_subprocess_run_with_the_key_out_of_the_process_listing(
     assert _lines(report)[0]["status"] == "complete"
 
 
-def test_full_disk_for_the_report_exits_2_and_the_journal_keeps_the_work(
+def test_full_disk_for_the_report_exits_74_and_the_journal_keeps_the_work(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_media(tmp_path, "a.png", 1_000)
@@ -197,8 +198,9 @@ def test_full_disk_for_the_report_exits_2_and_the_journal_keeps_the_work(
     journal = tmp_path / "j.sqlite"
     # /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
     args = [str(manifest), "--report", "/dev/full", "--journal", str(journal), *FAST]
-    assert main(args) == 2
-    assert "No space left on device" in capsys.readouterr().err
+    assert main(args) == EXIT_DISK_FULL
+    err = capsys.readouterr().err
+    assert "Error: disk full: cannot write the report /dev/full (No space left on device)" in err
     # The row's progress survived in the journal: a run with room for the report resumes it.
     report = tmp_path / "r.jsonl"
     assert main([str(manifest), "--report", str(report), "--journal", str(journal), *FAST]) == 0

@@ -60,7 +60,9 @@ async def test_a_refused_row_is_isolated_by_halving_and_the_rest_is_submitted(
 
 
 async def test_an_ambiguous_create_is_sent_once_more_and_never_duplicates(tmp_path: Path) -> None:
-    async with rig(tmp_path) as r:
+    # "report" mode: nothing is resubmitted (the default, "resubmit", is in
+    # test_submitter_ambiguous.py).
+    async with rig(tmp_path, on_ambiguous_create="report") as r:
         t_tx, t_rx = anyio.create_memory_object_stream[Ticket](10)
         rep_tx, rep_rx = anyio.create_memory_object_stream[ReportLine](10)
         batch = [await r.uploaded_job(i) for i in (1, 2)]
@@ -73,7 +75,8 @@ async def test_an_ambiguous_create_is_sent_once_more_and_never_duplicates(tmp_pa
             lines = [line async for line in rep_rx]
     # The first create landed (its answer was lost); the resend met 409 for both rows.
     assert len(r.fake.submissions) == 1
-    assert r.fake.requests["create_submission"] >= 2
+    assert r.fake.requests["create_submission"] == 2  # the 409 is explained: no halving
+    assert [line.error.code for line in lines if line.error] == ["submission_unconfirmed"] * 2
     assert all(j.create_ambiguous for j in batch)
     assert len({a.blob_path for a in r.fake.submitted_assets()}) == len(r.fake.submitted_assets())
     assert tickets or lines  # every row went somewhere: a ticket or a line
