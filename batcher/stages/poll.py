@@ -54,6 +54,17 @@ def reconcile_wait(webhooks: WebhookSettings, ticket: Ticket) -> float:
     return max(margin, min(backoff, ticket.eta * 1.05 + margin))
 
 
+def hooked_wait(webhooks: WebhookSettings, ticket: Ticket, hints: dict[str, Wakeup]) -> float:
+    """With webhooks on, after a round that did not finish the submission."""
+    if hints and any(a not in ticket.done and a not in hints for a in ticket.jobs):
+        # Some assets had no event yet. Siblings end close together, so one that has not
+        # come within the margin was probably lost: read the status then.
+        return webhooks.settle_margin
+    # A status read, or every open asset had its event (an E9 retry runs now): its next
+    # event is a whole processing time away, so only reconcile.
+    return reconcile_wait(webhooks, ticket)
+
+
 def note_progress(ticket: Ticket, percent: int | None, now: float) -> None:
     if percent is None:
         return
@@ -210,10 +221,8 @@ async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) 
                 )
             elif webhooks is None:
                 next_due = now + next_wait(settings, ticket)
-            elif hints:
-                next_due = now + webhooks.settle_margin
             else:
-                next_due = now + reconcile_wait(webhooks, ticket)
+                next_due = now + hooked_wait(webhooks, ticket, hints)
         await schedule.finished(ticket, next_due)
 
 
