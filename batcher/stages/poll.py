@@ -54,9 +54,12 @@ def reconcile_wait(webhooks: WebhookSettings, ticket: Ticket) -> float:
     return max(margin, min(backoff, ticket.eta * 1.05 + margin))
 
 
-def hooked_wait(webhooks: WebhookSettings, ticket: Ticket, hints: dict[str, Wakeup]) -> float:
-    """With webhooks on, after a round that did not finish the submission."""
-    if hints and any(a not in ticket.done and a not in hints for a in ticket.jobs):
+def hooked_wait(
+    webhooks: WebhookSettings, ticket: Ticket, woken: bool, heard: frozenset[str]
+) -> float:
+    """With webhooks on, after a round (``woken``: one events asked for) that did not
+    finish the submission; ``heard``: the assets events have named so far."""
+    if woken and any(a not in ticket.done and a not in heard for a in ticket.jobs):
         # Some assets had no event yet. Siblings end close together, so one that has not
         # come within the margin was probably lost: read the status then.
         return webhooks.settle_margin
@@ -222,7 +225,8 @@ async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) 
             elif webhooks is None:
                 next_due = now + next_wait(settings, ticket)
             else:
-                next_due = now + hooked_wait(webhooks, ticket, hints)
+                heard = schedule.heard(ticket.submission_id)
+                next_due = now + hooked_wait(webhooks, ticket, bool(hints), heard)
         await schedule.finished(ticket, next_due)
 
 

@@ -40,6 +40,8 @@ class PollSchedule:
         """Every ticket not yet finished, queued or in flight."""
         self._in_flight: set[str] = set()
         self._hints: dict[str, dict[str, Wakeup]] = {}
+        self._heard: dict[str, set[str]] = {}
+        """submission → assets any wakeup has named (their end is known to have happened)."""
         self._early: OrderedDict[str, tuple[float, dict[str, Wakeup]]] = OrderedDict()
         self._closed = False
         self._stopped = False
@@ -61,6 +63,7 @@ class PollSchedule:
             early = self._early.pop(sid, None)
             if early is not None:
                 self._hints.setdefault(sid, {}).update(early[1])
+                self._heard.setdefault(sid, set()).update(early[1])
                 due = self._clock.now()
             self._push(ticket, due)
             self._changed.notify_all()
@@ -79,6 +82,7 @@ class PollSchedule:
             if wakeup.asset_id not in ticket.jobs or wakeup.asset_id in ticket.done:
                 return False
             self._hints.setdefault(sid, {})[wakeup.asset_id] = wakeup
+            self._heard.setdefault(sid, set()).add(wakeup.asset_id)
             if sid not in self._in_flight:
                 self._push(ticket, self._clock.now())
             self._changed.notify_all()
@@ -98,12 +102,17 @@ class PollSchedule:
         """The wakeups gathered for this ticket since its last round (the caller polls it)."""
         return self._hints.pop(submission_id, {})
 
+    def heard(self, submission_id: str) -> frozenset[str]:
+        """The assets of this ticket some event has named so far."""
+        return frozenset(self._heard.get(submission_id, ()))
+
     async def stop(self) -> None:
         """Shutdown: hand out nothing more (the journal keeps every submission to poll)."""
         async with self._changed:
             self._heap.clear()
             self._live.clear()
             self._hints.clear()
+            self._heard.clear()
             self._closed = self._stopped = True
             self._changed.notify_all()
 
@@ -137,6 +146,7 @@ class PollSchedule:
             if next_due is None:
                 self._tickets.pop(sid, None)
                 self._hints.pop(sid, None)
+                self._heard.pop(sid, None)
             elif not self._stopped:
                 if self._hints.get(sid):
                     next_due = self._clock.now()  # woken while it was being polled
