@@ -4,8 +4,10 @@ deletes it; no secret reaches any output or file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -84,8 +86,11 @@ async def test_sigkill_leaves_a_stale_subscription_the_rerun_removes(
         http_for(sb) as http,
     ):
         first = start_cli(tmp_path, sb.base_url, tls, port, "first", "--simulation-delay", "30")
+        journal = tmp_path / "report.jsonl.journal.sqlite"
         try:
-            await wait_for(lambda: sb.state.webhook_subscriptions and sb.state.submissions, 30)
+            # Killed once its submission is journaled (a kill between E4's answer and the
+            # journal is another test's subject: the row then cannot be confirmed).
+            await wait_for(lambda: sb.state.webhook_subscriptions and submitted(journal, 3), 30)
         finally:
             first.send_signal(signal.SIGKILL)
         assert await wait_exit(first) == -signal.SIGKILL
@@ -131,6 +136,33 @@ async def test_sigkill_leaves_a_stale_subscription_the_rerun_removes(
     log = (tmp_path / "second.log.jsonl").read_text()
     assert "webhook subscription deleted" in log
     assert "stale webhook subscription deleted" in log
+
+
+async def test_sigterm_deletes_the_subscription_before_exiting(tls: Tls, tmp_path: Path) -> None:
+    media(tmp_path, 2)
+    config = SandboxConfig(processing_delay=0.3)
+    async with running_sandbox(config, webhook_ssl_context=tls.client_context()) as sb:
+        run = start_cli(tmp_path, sb.base_url, tls, free_port(), "run", "--simulation-delay", "30")
+        try:
+            await wait_for(lambda: sb.state.webhook_subscriptions and sb.state.submissions, 30)
+        finally:
+            run.send_signal(signal.SIGTERM)
+        code = await wait_exit(run)
+        state = sb.state
+    assert code == 130, (tmp_path / "run.stderr").read_text()
+    assert state.webhook_subscriptions == {}
+    assert state.requests["delete_subscription"] == 1
+
+
+def submitted(journal: Path, rows: int) -> bool:
+    if not journal.exists():
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{journal}?mode=ro", uri=True)) as db:
+            (n,) = db.execute("SELECT count(*) FROM rows WHERE state = 'submitted'").fetchone()
+    except sqlite3.Error:  # not created yet, or busy
+        return False
+    return int(n) == rows
 
 
 def assert_nowhere(folder: Path, secrets: list[str], argv: list[str]) -> None:
