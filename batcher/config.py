@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from batcher.scale.shard import Shard
 
@@ -64,6 +64,50 @@ class PollSettings(BaseModel):
     asset_retries: int = Field(2, ge=0, description="E9 retries per failed retryable asset")
 
 
+class WebhookSettings(BaseModel):
+    """Webhooks on: a subscription for the run, a receiver, and polling kept as a slow
+    reconciliation (``batcher/webhooks``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str = Field(description="public HTTPS URL the service calls (registered with E10)")
+    listen_host: str = "127.0.0.1"
+    listen_port: int = Field(8787, ge=0, le=65535)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    reconcile_first: float = Field(
+        30.0, gt=0, description="first status read of a submission no event has finished"
+    )
+    reconcile_max: float = Field(600.0, gt=0, description="longest wait between such reads")
+    settle_margin: float = Field(
+        5.0, gt=0, description="after an event, how long its siblings may take before a read"
+    )
+    cleanup_timeout: float = Field(10.0, gt=0, description="bound on deleting the subscription")
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        from yarl import URL
+
+        url = URL(value)
+        if url.scheme != "https" or not url.host:
+            raise ValueError(f"--webhook-url must be an https:// URL with a host: {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> WebhookSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--webhook-tls-cert and --webhook-tls-key go together")
+        return self
+
+    @property
+    def path(self) -> str:
+        """The receiver answers on the URL's path (a proxy must forward it unchanged)."""
+        from yarl import URL
+
+        return URL(self.url).path or "/"
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -82,6 +126,8 @@ class Settings(BaseModel):
     simulation_delay: int | None = Field(None, ge=0, le=30)
 
     poll: PollSettings = Field(default_factory=PollSettings)
+    webhooks: WebhookSettings | None = None
+    """None: polling only."""
 
     request_timeout: float = Field(60.0, gt=0)
     retry_attempts: int = Field(6, ge=1)

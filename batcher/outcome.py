@@ -137,3 +137,5 @@ class Ticket:
     """(when, progressPercent) at the last change, to predict the end."""
     eta: float | None = None
     """Seconds until the submission should finish, from the progress rate (None: unknown)."""
+    resumed: bool = False
+    """Created by an earlier run: webhook events for it went there, so poll it at once."""

@@ -60,6 +60,7 @@ from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
 from batcher.state.journal import Journal
 from batcher.summary import NotSent, RunSummary
+from batcher.webhooks.lifecycle import run_hooks
 
 
 def default_report_path(manifest: Path) -> Path:
@@ -348,9 +349,11 @@ async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: Repo
     jobs_tx, jobs_rx = anyio.create_memory_object_stream[RowJob](s.upload_workers * 2)
     up_tx, up_rx = anyio.create_memory_object_stream[RowJob](s.batch_size * 2)
     tickets_tx, tickets_rx = anyio.create_memory_object_stream[Ticket](64)
-    async with anyio.create_task_group() as tg:
+    # Webhooks on: the receiver and the run's subscription live around the stages.
+    async with run_hooks(ctx) as hooks, anyio.create_task_group() as tg:
         tg.start_soon(report_stage, writer, report_rx)
-        tg.start_soon(poll_stage, ctx, tickets_rx, report_tx.clone())
+        wakeups = hooks.wakeups if hooks else None
+        tg.start_soon(poll_stage, ctx, tickets_rx, report_tx.clone(), wakeups)
         reader_tickets = tickets_tx.clone()
         tg.start_soon(batch_stage, ctx, up_rx, tickets_tx, report_tx.clone())
         for _ in range(s.upload_workers):

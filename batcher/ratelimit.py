@@ -17,8 +17,14 @@ from typing import Literal, Protocol
 from batcher.clock import Clock, RealClock
 from batcher.logs import event
 
-Bucket = Literal["upload", "submission_write", "submission_read"]
-BUCKETS: tuple[Bucket, ...] = ("upload", "submission_write", "submission_read")
+Bucket = Literal["upload", "submission_write", "submission_read", "webhook_write", "webhook_read"]
+BUCKETS: tuple[Bucket, ...] = (
+    "upload",
+    "submission_write",
+    "submission_read",
+    "webhook_write",
+    "webhook_read",
+)
 
 # Without a Retry-After header (the docs say it is always sent) wait this long.
 DEFAULT_RETRY_AFTER = 5.0

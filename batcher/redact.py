@@ -14,6 +14,8 @@ Two layers:
 Texts that came from the network are untrusted: ``Redactor.untrusted`` also removes control
 characters and ANSI escape sequences (a hostile answer must not drive the terminal), and
 cuts only *after* redacting, so a cut can never leave part of a secret behind.
+
+Webhook signing secrets (``whsec_…``) are a shape too.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 MIN_SECRET = 4
 """Shorter values are not redacted by value (they would blank ordinary words)."""
+# Webhook signing secrets (E10): ``whsec_`` + base64 (standard or url-safe alphabet).
+_WHSEC = re.compile(r"\bwhsec_[A-Za-z0-9+/=_\-]+")
 
 
 def redact_url(url: str) -> str:
@@ -50,8 +54,10 @@ def redact_url(url: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Redact SAS signatures and API-key-shaped words anywhere in free text."""
+    """Redact SAS signatures and API-key- and webhook-secret-shaped words anywhere in free text."""
     text = redact_url(text)
+    if "whsec_" in text:
+        text = _WHSEC.sub(f"whsec_{REDACTED}", text)
     if "sk_" not in text:
         return text
     return _KEY.sub(lambda m: f"sk_{m.group(1)}_{REDACTED}", text)

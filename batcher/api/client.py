@@ -19,11 +19,17 @@ from batcher.api.models import (
     AssetRef,
     AssetResult,
     CreateSubmissionRequest,
+    CreateWebhookRequest,
     DirectUploadResponse,
+    NoContent,
     SubmissionCreated,
     SubmissionStatus,
     UploadUrlRequest,
     UploadUrlResponse,
+    WebhookEventType,
+    WebhookSubscription,
+    WebhookSubscriptionCreated,
+    WebhookSubscriptionList,
 )
 from batcher.api.transport import ApiRequest, ApiTransport, FileUpload
 from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
@@ -41,6 +47,9 @@ BUCKET_OF: dict[str, Bucket] = {
     "retry_asset": "submission_write",
     "get_submission": "submission_read",
     "get_asset": "submission_read",
+    "create_webhook": "webhook_write",
+    "list_webhooks": "webhook_read",
+    "delete_webhook": "webhook_write",
 }
 
 
@@ -130,6 +139,46 @@ class MediaMagicClient:
         request = ApiRequest("POST", path, "retry_asset", self._timeout)
         return await self._retrier.call(lambda: self._call(request, SubmissionCreated, {200, 202}))
 
+    async def create_webhook(
+        self, endpoint_url: str, event_types: list[WebhookEventType], description: str
+    ) -> WebhookSubscriptionCreated:
+        """E10. Not idempotent: retried only when the service surely did not act on it (a
+        duplicate made by an ambiguous failure is removed by the next run's stale sweep)."""
+        body = CreateWebhookRequest(
+            endpoint_url=endpoint_url, event_types=event_types, description=description
+        ).wire()
+        request = ApiRequest(
+            "POST", "/webhooks/subscriptions", "create_webhook", self._timeout, json=body
+        )
+
+        def safe(exc: BatcherError) -> bool:
+            if isinstance(exc, TransportError):
+                return not exc.ambiguous and exc.retryable
+            return exc.retryable
+
+        return await self._retrier.call(
+            lambda: self._call(request, WebhookSubscriptionCreated, {200, 201}), retry_if=safe
+        )
+
+    async def list_webhooks(self) -> list[WebhookSubscription]:
+        request = ApiRequest("GET", "/webhooks/subscriptions", "list_webhooks", self._timeout)
+        listing = await self._retrier.call(
+            lambda: self._call(request, WebhookSubscriptionList, {200})
+        )
+        return listing.subscriptions
+
+    async def delete_webhook(self, subscription_id: str) -> bool:
+        """E13 delete (204). False when it was already gone (404): deleting is idempotent."""
+        path = f"/webhooks/subscriptions/{subscription_id}"
+        request = ApiRequest("DELETE", path, "delete_webhook", self._timeout)
+        try:
+            await self._retrier.call(lambda: self._call(request, NoContent, {200, 204}))
+        except ApiError as exc:
+            if exc.http_status == 404:
+                return False
+            raise
+        return True
+
     # -- plumbing --------------------------------------------------------------------------
 
     async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
@@ -146,6 +195,8 @@ class MediaMagicClient:
                 self.throttled[bucket] += 1
                 self._gates.throttled(bucket, error.retry_after)
             raise error
+        if model is NoContent and not response.text.strip():
+            return model()
         try:
             return model.model_validate_json(response.text)
         except ValidationError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 SubmissionStatusName = Literal["uploading", "submitted", "processing", "complete", "failed"]
@@ -112,3 +112,36 @@ class AssetResult(_Wire):
     error_message: str | None = None
     error_type: str | None = None
     is_retryable: bool | None = None
+
+
+# E10 / E13 (list, delete). The list shape is NOT STATED in the reference; we read
+# ``{"subscriptions": [...]}`` and accept a bare array too (see ``client.py``).
+WebhookEventType = Literal["asset.processing.completed", "asset.processing.failed"]
+
+
+class CreateWebhookRequest(_Request):
+    endpoint_url: str
+    event_types: list[WebhookEventType]
+    description: str | None = None
+
+
+class WebhookSubscription(_Wire):
+    id: str
+    endpoint_url: str
+    event_types: list[str] = Field(default_factory=list)
+    enabled: bool = True
+    description: str | None = None
+    created_at: str | None = None
+
+
+class WebhookSubscriptionCreated(WebhookSubscription):
+    # Shown once, never again: kept in memory only, never in a repr, log or file.
+    secret: SecretStr
+
+
+class WebhookSubscriptionList(_Wire):
+    subscriptions: list[WebhookSubscription] = Field(default_factory=list)
+
+
+class NoContent(_Wire):
+    """A 204 answer (DELETE)."""

@@ -17,6 +17,9 @@ from batcher.api.models import (
     SubmissionCreated,
     SubmissionStatus,
     UploadUrlResponse,
+    WebhookEventType,
+    WebhookSubscription,
+    WebhookSubscriptionCreated,
 )
 
 
@@ -41,3 +44,11 @@ class MediaMagicApi(Protocol):
     async def get_asset(self, submission_id: str, asset_id: str) -> AssetResult: ...
 
     async def retry_asset(self, submission_id: str, asset_id: str) -> SubmissionCreated: ...
+
+    async def create_webhook(
+        self, endpoint_url: str, event_types: list[WebhookEventType], description: str
+    ) -> WebhookSubscriptionCreated: ...
+
+    async def list_webhooks(self) -> list[WebhookSubscription]: ...
+
+    async def delete_webhook(self, subscription_id: str) -> bool: ...

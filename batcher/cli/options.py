@@ -17,12 +17,14 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
+from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings, WebhookSettings
 from batcher.errors import UsageError
 from batcher.logs import LEVELS
 from batcher.scale.shard import Shard
 
 ENV_PREFIX = "BATCHER_"
+DEFAULT_LISTEN_HOST = "127.0.0.1"
+DEFAULT_LISTEN_PORT = 8787
 
 
 def env_name(name: str) -> str:
@@ -189,6 +191,18 @@ def build_parser() -> argparse.ArgumentParser:
         fallback=50.0,
     )
     opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
+    opt(
+        "--webhook-url",
+        "webhooks on: the public HTTPS URL the service calls (a subscription is made for "
+        "the run and deleted at its end)",
+    )
+    opt(
+        "--webhook-listen",
+        "HOST:PORT the webhook receiver binds",
+        fallback=f"{DEFAULT_LISTEN_HOST}:{DEFAULT_LISTEN_PORT}",
+    )
+    opt("--webhook-tls-cert", "serve the receiver over TLS with this PEM certificate", type=Path)
+    opt("--webhook-tls-key", "the PEM private key for --webhook-tls-cert", type=Path)
     return p
 
 
@@ -206,6 +220,31 @@ def log_level(args: argparse.Namespace) -> int:
     if args.quiet:
         return logging.ERROR
     return LEVELS[args.log_level or "INFO"]
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT``, ``[v6]:PORT`` or ``:PORT`` (loopback)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"--webhook-listen must be HOST:PORT, got {text!r}")
+    host = host.removeprefix("[").removesuffix("]") or DEFAULT_LISTEN_HOST
+    return host, int(port)
+
+
+def webhooks_from(args: argparse.Namespace) -> WebhookSettings | None:
+    tls = (args.webhook_tls_cert, args.webhook_tls_key)
+    if not args.webhook_url:
+        if any(tls):
+            raise UsageError("--webhook-tls-cert/--webhook-tls-key need --webhook-url")
+        return None
+    host, port = parse_listen(str(args.webhook_listen))
+    return WebhookSettings(
+        url=args.webhook_url,
+        listen_host=host,
+        listen_port=port,
+        tls_cert=Path(tls[0]) if tls[0] else None,
+        tls_key=Path(tls[1]) if tls[1] else None,
+    )
 
 
 def api_key_from(args: argparse.Namespace) -> SecretStr | None:
@@ -251,6 +290,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         shutdown_grace=float(args.shutdown_grace),
         simulation_delay=None if args.simulation_delay is None else int(args.simulation_delay),
         poll=poll,
+        webhooks=webhooks_from(args),
     )
     values.update(override)
     return Settings(**values)

@@ -4,25 +4,33 @@ Submissions wait in a schedule ordered by their next poll time, so ``workers`` p
 any number of submissions and none sits idle on a sleeping one. The interval starts at
 ``poll.initial`` (the docs' sample loop uses 5 s) and grows by ``poll.multiplier`` up to
 ``poll.max_interval`` (the docs recommend backing off for long jobs).
+
+With webhooks on, an event wakes its submission's ticket (``PollSchedule.wake``) and the
+poller fetches just that asset's result (E6), reading E5 only when the event leaves open
+whether a failure may be retried. Status reads then only reconcile: a submission no event
+has finished is read ``webhooks.settle_margin`` after its last event (its siblings should
+have ended by then), else at ``webhooks.reconcile_first`` and then ever more rarely, so lost
+events delay a result but never lose it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import heapq
-import itertools
 from collections import Counter
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from batcher.api.models import TERMINAL_STATUSES, AssetStatus, SubmissionStatus
-from batcher.clock import Clock
-from batcher.config import PollSettings
+from batcher.config import PollSettings, WebhookSettings
 from batcher.context import RunContext
 from batcher.errors import ApiError, ConflictError, DeadlineError, RowError
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.redact import Redactor
+from batcher.stages.schedule import PollSchedule
+from batcher.webhooks.events import Wakeup
+
+__all__ = ["PollSchedule", "Poller", "next_wait", "poll_interval", "poll_stage", "reconcile_wait"]
 
 
 def poll_interval(settings: PollSettings, polls_done: int) -> float:
@@ -39,6 +47,29 @@ def next_wait(settings: PollSettings, ticket: Ticket) -> float:
     return max(floor, min(backoff, ticket.eta * 1.05))
 
 
+def reconcile_wait(webhooks: WebhookSettings, ticket: Ticket) -> float:
+    """With webhooks on, the wait before the next status read of a submission."""
+    backoff: float = min(webhooks.reconcile_max, webhooks.reconcile_first * 2.0**ticket.polls)
+    if ticket.eta is None:
+        return backoff
+    margin: float = webhooks.settle_margin
+    return max(margin, min(backoff, ticket.eta * 1.05 + margin))
+
+
+def hooked_wait(
+    webhooks: WebhookSettings, ticket: Ticket, woken: bool, heard: frozenset[str]
+) -> float:
+    """With webhooks on, after a round (``woken``: one events asked for) that did not
+    finish the submission; ``heard``: the assets events have named so far."""
+    if woken and any(a not in ticket.done and a not in heard for a in ticket.jobs):
+        # Some assets had no event yet. Siblings end close together, so one that has not
+        # come within the margin was probably lost: read the status then.
+        return webhooks.settle_margin
+    # A status read, or every open asset had its event (an E9 retry runs now): its next
+    # event is a whole processing time away, so only reconcile.
+    return reconcile_wait(webhooks, ticket)
+
+
 def note_progress(ticket: Ticket, percent: int | None, now: float) -> None:
     if percent is None:
         return
@@ -49,57 +80,6 @@ def note_progress(ticket: Ticket, percent: int | None, now: float) -> None:
     if percent > before and now > then:
         rate = (percent - before) / (now - then)
         ticket.progress, ticket.eta = (now, percent), (100 - percent) / rate
-
-
-class PollSchedule:
-    """Tickets ordered by due time. ``get`` returns None once input is closed and all done."""
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._heap: list[tuple[float, int, Ticket]] = []
-        self._seq = itertools.count()
-        self._in_flight = 0
-        self._closed = False
-        self._changed = anyio.Condition()
-
-    async def put(self, ticket: Ticket, due: float) -> None:
-        async with self._changed:
-            heapq.heappush(self._heap, (due, next(self._seq), ticket))
-            self._changed.notify_all()
-
-    async def stop(self) -> None:
-        """Shutdown: hand out nothing more (the journal keeps every submission to poll)."""
-        async with self._changed:
-            self._heap.clear()
-            self._closed = True
-            self._changed.notify_all()
-
-    async def close(self) -> None:
-        async with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-
-    async def get(self) -> Ticket | None:
-        async with self._changed:
-            while True:
-                now = self._clock.now()
-                if self._heap and self._heap[0][0] <= now:
-                    self._in_flight += 1
-                    return heapq.heappop(self._heap)[2]
-                if self._closed and not self._heap and self._in_flight == 0:
-                    return None
-                if not self._heap:
-                    await self._changed.wait()
-                    continue
-                async with self._clock.move_on_after(self._heap[0][0] - now):
-                    await self._changed.wait()
-
-    async def finished(self, ticket: Ticket, next_due: float | None) -> None:
-        async with self._changed:
-            self._in_flight -= 1
-            if next_due is not None:
-                heapq.heappush(self._heap, (next_due, next(self._seq), ticket))
-            self._changed.notify_all()
 
 
 def _asset_looks_done(item: AssetStatus, submission_terminal: bool) -> bool:
@@ -122,6 +102,24 @@ class Poller:
         self._fetches = fetches
         # The service's own texts (error type and message) are untrusted.
         self._clean = Redactor.of(ctx.settings.api_key).untrusted
+
+    async def poll_woken(self, ticket: Ticket, hints: dict[str, Wakeup]) -> bool:
+        """A round for the assets events named: E6 for each, E5 only when a failure's event
+        does not say whether it is retryable. Returns True when every row is reported."""
+        ctx = self._ctx
+        woken = {a: w for a, w in hints.items() if a in ticket.jobs and a not in ticket.done}
+        items: dict[str, AssetStatus] = {}
+        if any(w.status != "complete" and w.item is None for w in woken.values()):
+            ticket.polls += 1
+            ctx.counters.polls += 1
+            status = await ctx.client.get_submission(ticket.submission_id)
+            note_progress(ticket, status.progress_percent, ctx.clock.now())
+            items = {a.asset_id: a for a in status.assets}
+        async with anyio.create_task_group() as tg:
+            for asset_id, wakeup in woken.items():
+                item = wakeup.item or items.get(asset_id)
+                tg.start_soon(self._settle_one, ticket, asset_id, ticket.jobs[asset_id], item)
+        return len(ticket.done) == len(ticket.jobs)
 
     async def poll_once(self, ticket: Ticket) -> bool:
         """One round for one submission. Returns True when every row is reported."""
@@ -233,11 +231,16 @@ class Poller:
 
 async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) -> None:
     settings = ctx.settings.poll
+    webhooks = ctx.settings.webhooks
     while (ticket := await schedule.get()) is not None:
         # Fatal errors (401/402) propagate and cancel the run; nothing to hand back then.
         next_due: float | None = None
+        hints = schedule.take_hints(ticket.submission_id)
         try:
-            finished = await poller.poll_once(ticket)
+            if hints:
+                finished = await poller.poll_woken(ticket, hints)
+            else:
+                finished = await poller.poll_once(ticket)
         except RowError as exc:  # retries of this poll spent: report, don't hang
             await poller.fail_rest(ticket, exc)
             finished = True
@@ -252,24 +255,41 @@ async def _poll_worker(ctx: RunContext, schedule: PollSchedule, poller: Poller) 
                         retryable=True,
                     ),
                 )
-            else:
+            elif webhooks is None:
                 next_due = now + next_wait(settings, ticket)
+            else:
+                heard = schedule.heard(ticket.submission_id)
+                next_due = now + hooked_wait(webhooks, ticket, bool(hints), heard)
         await schedule.finished(ticket, next_due)
+
+
+def first_wait(ctx: RunContext, ticket: Ticket) -> float:
+    webhooks = ctx.settings.webhooks
+    if webhooks is None:
+        return poll_interval(ctx.settings.poll, 0)
+    if ticket.resumed:
+        return 0.0  # its events went to an earlier run: read its status now
+    return webhooks.reconcile_first
 
 
 async def poll_stage(
     ctx: RunContext,
     tickets: ObjectReceiveStream[Ticket],
     report: ObjectSendStream[ReportLine],
+    wakeups: ObjectReceiveStream[Wakeup] | None = None,
 ) -> None:
+    """``wakeups``: verified webhook events (webhooks on), each making its ticket due now."""
     schedule = PollSchedule(ctx.clock)
 
     async def feed() -> None:
         async with tickets:
             async for ticket in tickets:
-                first = ctx.clock.now() + poll_interval(ctx.settings.poll, 0)
-                await schedule.put(ticket, first)
+                await schedule.put(ticket, ctx.clock.now() + first_wait(ctx, ticket))
         await schedule.close()
+
+    async def route(events: ObjectReceiveStream[Wakeup]) -> None:
+        async for wakeup in events:
+            await schedule.wake(wakeup)
 
     async def stop_on_shutdown() -> None:
         await ctx.stopping.wait()
@@ -277,6 +297,8 @@ async def poll_stage(
 
     async with report, anyio.create_task_group() as outer:
         outer.start_soon(stop_on_shutdown)
+        if wakeups is not None:
+            outer.start_soon(route, wakeups)
         async with anyio.create_task_group() as tg:
             tg.start_soon(feed)
             fetches = anyio.CapacityLimiter(ctx.settings.poll.fetch_concurrency)

@@ -77,4 +77,4 @@ async def read_stage(
                 await jobs.send(job)  # staged blocks are skipped by the uploader
         now = ctx.clock.now()
         for submission_id, assets in resumed.items():
-            await tickets.send(Ticket(submission_id, assets, created_at=now))
+            await tickets.send(Ticket(submission_id, assets, created_at=now, resumed=True))
