@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic.alias_generators import to_camel
 
 from batcher.errors import BatcherError
@@ -40,6 +40,18 @@ class ErrorInfo(BaseModel):
         )
 
 
+@dataclass(frozen=True)
+class RowOrigin:
+    """What the journal needs of a line's row but the report does not show."""
+
+    key: str | None
+    """The row's identity (``rows/identity.py``): what the journal and history are keyed by."""
+    mtime_ns: int | None = None
+    sha256: str | None = None
+    journal: bool = True
+    """False for lines that are already on record (replayed or carried): not written again."""
+
+
 class ReportLine(BaseModel):
     """One line of the JSONL report (DESIGN.md §3); field order is the documented one."""
 
@@ -59,7 +71,19 @@ class ReportLine(BaseModel):
     issue_count: int | None = None
     issues: list[dict[str, Any]] = []
     error: ErrorInfo | None = None
+    reused_from: dict[str, Any] | None = None
+    """``--incremental``: the row was unchanged and this is an earlier sweep's result
+    (``reviewedAt``, ``sweep``), carried as it was instead of being reviewed again."""
     columns: dict[str, Any] = {}
+    _origin: RowOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> RowOrigin | None:
+        return self._origin
+
+    def with_origin(self, origin: RowOrigin | None) -> ReportLine:
+        self._origin = origin
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -75,6 +99,10 @@ class RowJob:
     path: Path | None = None
     identity: Path | None = None
     """``path`` with symlinks resolved: what makes two rows the same file (set once)."""
+    key: str | None = None
+    """Identity in the journal and the sweep history: the resolved path, or ``--key``'s value."""
+    sha256: str | None = None
+    """``--checksum``: the content's SHA-256 (hex), what tells a change."""
     size: int | None = None
     mtime_ns: int | None = None
     content_type: str | None = None
@@ -93,6 +121,7 @@ class RowJob:
     the create in flight): the next create of it may meet 409 (``stages/submit.py``)."""
 
     def line(self, **kw: Any) -> ReportLine:
+        origin = RowOrigin(self.key, self.mtime_ns, self.sha256)
         return ReportLine(
             row=self.row,
             path=self.path_text,
@@ -106,7 +135,7 @@ class RowJob:
             version_number=self.version_number,
             columns=self.columns,
             **kw,
-        )
+        ).with_origin(origin)
 
     def fail(self, stage: Stage, exc: BatcherError) -> ReportLine:
         return self.line(status="error", error=ErrorInfo.of(stage, exc))

@@ -38,8 +38,9 @@ from batcher.ratelimit import RateGates
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Interrupted, Shutdown
+from batcher.stages.carry import Sweep
 from batcher.stages.poll import poll_stage
-from batcher.stages.read import read_stage
+from batcher.stages.read import read_stage, recorded_line
 from batcher.stages.report import ReportWriteError, ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
@@ -77,7 +78,11 @@ class Watch:
 
 
 async def _run_watched(
-    ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, watch: Watch
+    ctx: RunContext,
+    rows: Iterator[ManifestRow],
+    writer: ReportWriter,
+    watch: Watch,
+    sweep: Sweep | None = None,
 ) -> None:
     totals = Totals()
     stop_prescan = threading.Event()
@@ -98,7 +103,7 @@ async def _run_watched(
                         stop_prescan,
                     )
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
-                await _run_stages(ctx, rows, writer)
+                await _run_stages(ctx, rows, writer, sweep)
             outer.cancel_scope.cancel()
     finally:
         stop_prescan.set()
@@ -113,13 +118,19 @@ def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
 
 
 def _report_unfinished(
-    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str
+    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str, ctx: RunContext
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
-    provisional (not journaled), so the next run resumes the rows behind them."""
+    provisional (not journaled), so the next run resumes the rows behind them. A row the
+    stopped run never reached but an earlier one finished gets its finished line."""
     info = ErrorInfo(stage="run", code=code, message=message)
+    key_column = ctx.settings.key_column
     for row in rows:
         if row.row not in writer.tally.reported_rows:
+            done = recorded_line(ctx.journal, row, ctx.manifest_dir, key_column)
+            if done is not None:
+                writer.write(done)
+                continue
             writer.write(
                 ReportLine(
                     row=row.row, path=row.path_text, status="error", error=info, columns=row.columns
@@ -163,35 +174,42 @@ async def run_batch(
             settings.journal_path or journal_path_for(report_path),
             fresh=settings.fresh,
             now=clock.now,
+            incremental=settings.incremental,
         )
     except BaseException:
         writer.close()
         raise
     writer.journal = journal
     journal.record_manifest(_absolute(manifest))
+    sweep = None
+    if journal.history is not None:
+        sweep = Sweep(
+            journal.history, max_age_days=settings.max_age_days, checksum=settings.checksum
+        )
     try:
-        for _row, text in journal.rows.finished_lines():
-            writer.replay(text)
         started = clock.now()
         async with _context(settings, clock, journal, _manifest_dir(manifest)) as ctx:
             shutdown = Shutdown(settings.shutdown_grace)
             ctx.stopping = shutdown.requested
             try:
                 watch = Watch(shutdown, handle_signals, view, manifest)
-                await _run_watched(ctx, rows, writer, watch)
+                await _run_watched(ctx, rows, writer, watch, sweep)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
                 if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
                     message = f"run aborted: {fatal.message}"
-                    _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
+                    unfinished = _rows(manifest, only_rows)
+                    _report_unfinished(writer, unfinished, "aborted", message, ctx)
                 raise fatal from None
             if shutdown.requested.is_set():
                 unfinished = _rows(manifest, only_rows)
-                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason)
+                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, ctx)
                 raise Interrupted(shutdown.reason)
             if writer.tally.provisional == 0:
+                if sweep is not None and only_rows is None:
+                    sweep.finish()  # rows gone from the manifest: counted, then forgotten
                 journal.mark_completed()
     finally:
         writer.close()
@@ -202,6 +220,7 @@ async def run_batch(
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
+        sweep=sweep,
     )
 
 
@@ -258,7 +277,9 @@ def _count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:
     event(logging.INFO, "retry", error=code, detail=str(exc), waitSeconds=round(wait, 3))
 
 
-async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter) -> None:
+async def _run_stages(
+    ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, sweep: Sweep | None
+) -> None:
     s = ctx.settings
     report_tx, report_rx = anyio.create_memory_object_stream[ReportLine](256)
     jobs_tx, jobs_rx = anyio.create_memory_object_stream[RowJob](s.upload_workers * 2)
@@ -272,4 +293,4 @@ async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: Repo
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx)
+        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep)

@@ -9,6 +9,7 @@ from typing import Any
 from batcher.context import RunCounters
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.summary import ReportSummary, human_bytes
+from batcher.stages.carry import Decision, Sweep
 from batcher.stages.report import ReportTally
 
 EXIT_OK = 0
@@ -25,6 +26,8 @@ class RunSummary:
     counters: RunCounters
     throttled: dict[str, int]
     wall_seconds: float
+    sweep: Sweep | None = None
+    """``--incremental``: what the sweep carried, reviewed and found removed."""
 
     @classmethod
     def build(
@@ -35,9 +38,10 @@ class RunSummary:
         wall_seconds: float,
         counters: RunCounters,
         throttled: dict[str, int],
+        sweep: Sweep | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
-        return cls(report, counters, throttled, wall_seconds)
+        return cls(report, counters, throttled, wall_seconds, sweep)
 
     @property
     def rows(self) -> int:
@@ -93,7 +97,10 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """``--summary-json``: the report summary and the run's own figures."""
-        return {**self.report.as_dict(), "run": self.run_dict()}
+        out = {**self.report.as_dict(), "run": self.run_dict()}
+        if self.sweep is not None:
+            out["sweep"] = self.sweep.as_dict()
+        return out
 
     def render(self) -> str:
         c = self.counters
@@ -108,4 +115,22 @@ class RunSummary:
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
         ]
+        if self.sweep is not None:
+            run += self._render_sweep(self.sweep)
         return self.report.render_text() + "\n" + "\n".join(run)
+
+    @staticmethod
+    def _render_sweep(sweep: Sweep) -> list[str]:
+        n = sweep.counts
+        out = [
+            "",
+            "Sweep (--incremental)",
+            f"  carried         {n[Decision.CARRIED]:,} unchanged (nothing sent)",
+            f"  reviewed        {n[Decision.CHANGED]:,} changed, {n[Decision.NEW]:,} new, "
+            f"{n[Decision.RETRIED]:,} retried, {n[Decision.AGED]:,} past --max-age",
+        ]
+        if n[Decision.RESUMED]:
+            out.append(f"  resumed         {n[Decision.RESUMED]:,} finished earlier in this sweep")
+        if sweep.removed is not None:
+            out.append(f"  removed since the last sweep: {len(sweep.removed):,}")
+        return out

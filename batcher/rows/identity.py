@@ -1,0 +1,35 @@
+"""What makes a manifest row the same row from one run to the next: its identity.
+
+By default the file's resolved path (symlinks followed), so a row inserted above it or rows
+reordered do not change it. With ``--key COLUMN`` the value of that column (a DAM ID, say),
+so a file that moved or was renamed stays the same asset and keeps its version chain. The
+two kinds are prefixed so that switching between them never confuses one for the other.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from batcher.errors import InputError, UsageError
+from batcher.rows.manifest import ManifestRow
+
+
+def resolved_path(row: ManifestRow, base: Path) -> str:
+    """The row's file with symlinks resolved (it need not exist)."""
+    return os.path.realpath(row.resolve(base))
+
+
+def identity_key(row: ManifestRow, resolved: str, key_column: str | None) -> str:
+    """The journal and history key of a row; raises ``InputError`` for an empty key value."""
+    if key_column is None:
+        return "path:" + resolved
+    if key_column not in row.columns:
+        # The header decides this for every row: the whole run is misconfigured.
+        known = ", ".join(sorted(str(c) for c in row.columns)) or "none besides path"
+        raise UsageError(f"--key {key_column}: the manifest has no such column (others: {known})")
+    value = row.columns[key_column]
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise InputError(f"empty {key_column!r} value (the --key column)", code="missing_key")
+    return "key:" + text
