@@ -24,7 +24,7 @@ from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retr
 from batcher.config import PollSettings
 from batcher.errors import FatalApiError, UsageError
 from batcher.logs import attach_log_file, detach
-from batcher.pipeline import journal_path_for, run_batch
+from batcher.pipeline import default_report_path, journal_path_for, run_batch
 from batcher.progress.model import ProgressView
 from batcher.progress.views import PlainView, QuietView, RichView
 from batcher.redact import redact
@@ -82,7 +82,10 @@ SUBCOMMANDS = ("report", "manifest", "retry")
 
 
 def _dry_run(args: argparse.Namespace) -> int:
-    plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
+    settings = settings_from(args)
+    report = settings.report_path or default_report_path(args.manifest)
+    journal = settings.journal_path or journal_path_for(report)
+    plan = dry_run(args.manifest, settings, assumed_mbps=float(args.assume_mbps), journal=journal)
     print(plan.render())
     if args.summary_json:
         Path(args.summary_json).write_text(json.dumps(plan.as_dict(), indent=2) + "\n")

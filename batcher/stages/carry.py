@@ -25,7 +25,7 @@ from typing import Any
 from batcher.outcome import ReportLine, RowOrigin
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.rowset import FirstSeen
-from batcher.state.history import HistoryRecord, SweepHistory
+from batcher.state.history import HistoryReader, HistoryRecord, SweepHistory
 
 
 class Decision(StrEnum):
@@ -57,14 +57,14 @@ def decide(
 ) -> Decision:
     if hist is None:
         return Decision.NEW
+    if not hist.carry:
+        return Decision.RETRIED  # whether or not it changed: its last result is no answer
     if sha256 is not None and hist.sha256 is not None:
         same = hist.size == size and hist.sha256 == sha256
     else:  # no checksum asked for, or none on record yet: size and mtime tell
         same = (hist.size, hist.mtime_ns) == (size, mtime_ns)
     if not same:
         return Decision.CHANGED
-    if not hist.carry:
-        return Decision.RETRIED
     if max_age_days is not None and now - hist.reviewed() > timedelta(days=max_age_days):
         return Decision.AGED
     return Decision.CARRIED
@@ -89,7 +89,7 @@ class Sweep:
 
     def __init__(
         self,
-        history: SweepHistory,
+        history: HistoryReader,
         *,
         max_age_days: float | None,
         checksum: bool,
@@ -117,14 +117,20 @@ class Sweep:
     def finish(self) -> list[str]:
         """After a complete sweep: the paths on record that the manifest no longer has;
         they are forgotten."""
+        gone = self.gone()
+        if isinstance(self.history, SweepHistory):
+            self.history.forget(key for key, _ in gone)
+        self.removed = sorted(path for _, path in gone)
+        return self.removed
+
+    def gone(self) -> list[tuple[str, str]]:
+        """(key, path) on record but not met in the manifest (call once it is all read)."""
         gone: list[tuple[str, str]] = []
         for key, path in self.history.entries():
             # first() also inserts a miss, harmless now that the manifest is read.
             if self.keys.first(key, 0) == 0:
                 gone.append((key, path))
-        self.history.forget(key for key, _ in gone)
-        self.removed = sorted(path for _, path in gone)
-        return self.removed
+        return gone
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {d.value: self.counts[d] for d in Decision}

@@ -8,9 +8,11 @@ in step: a row either finished this sweep (journal and history say so) or did no
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from batcher.outcome import ReportLine
 from batcher.state.store import JournalStore
@@ -73,21 +75,52 @@ def carryable(line: ReportLine) -> bool:
     return False
 
 
-class SweepHistory:
-    def __init__(
-        self, store: JournalStore, sweep: str, wall: Callable[[], datetime] | None = None
-    ) -> None:
-        self._store = store
-        self._sweep = sweep
-        self._wall = wall or (lambda: datetime.now(UTC))
+class HistoryReader:
+    """Lookups only, on any connection (``--dry-run`` opens the journal read-only)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> HistoryReader | None:
+        """The history in the journal at ``path``, or None if there is none to read."""
+        if not path.exists():
+            return None
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM history").fetchone()
+        except sqlite3.Error:
+            return None
+        return cls(db)
 
     def get(self, key: str) -> HistoryRecord | None:
-        found = self._store.db.execute(_SELECT, (key,)).fetchone()
+        found = self._db.execute(_SELECT, (key,)).fetchone()
         if found is None:
             return None
         values = list(found)
         values[10] = bool(values[10])
         return HistoryRecord(*values)
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """(key, path) of every identity on record."""
+        for key, path in self._db.execute("SELECT key, path_text FROM history"):
+            yield str(key), str(path)
+
+    def count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM history").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SweepHistory(HistoryReader):
+    def __init__(
+        self, store: JournalStore, sweep: str, wall: Callable[[], datetime] | None = None
+    ) -> None:
+        super().__init__(store.db)
+        self._store = store
+        self._sweep = sweep
+        self._wall = wall or (lambda: datetime.now(UTC))
 
     def record(self, line: ReportLine, text: str) -> None:
         """A final line of this sweep (inside the journal's deferred transaction)."""
@@ -114,14 +147,6 @@ class SweepHistory:
             ),
         )
 
-    def entries(self) -> Iterator[tuple[str, str]]:
-        """(key, path) of every identity on record."""
-        for key, path in self._store.db.execute("SELECT key, path_text FROM history"):
-            yield str(key), str(path)
-
     def forget(self, keys: Iterable[str]) -> None:
         with self._store.transaction():
             self._store.db.executemany("DELETE FROM history WHERE key = ?", ((k,) for k in keys))
-
-    def count(self) -> int:
-        return int(self._store.db.execute("SELECT count(*) FROM history").fetchone()[0])
