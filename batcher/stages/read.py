@@ -21,7 +21,7 @@ from anyio.abc import ObjectSendStream
 from batcher.context import RunContext
 from batcher.errors import InputError
 from batcher.outcome import ReportLine, RowJob, RowOrigin, Ticket
-from batcher.rows.identity import identity_key, resolved_path
+from batcher.rows.identity import PathResolver, identity_key, resolved_path
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
 from batcher.rows.rowset import FirstSeen
@@ -72,6 +72,7 @@ class RowRouter:
         self._report = report
         self._sweep = sweep
         self._paths = FirstSeen()
+        self._resolver = PathResolver(ctx.manifest_dir)
         key_column = ctx.settings.key_column
         self._keys = sweep.keys if sweep is not None else FirstSeen() if key_column else None
         self.resumed: dict[str, dict[str, RowJob]] = {}
@@ -98,7 +99,7 @@ class RowRouter:
         if row.problem is not None:
             await self._refuse(row, row.problem, None)  # no identity: redone every run
             return
-        resolved = resolved_path(row, ctx.manifest_dir)
+        resolved = self._resolver.resolve(row)
         try:
             key = identity_key(row, resolved, ctx.settings.key_column)
         except InputError as exc:
