@@ -105,9 +105,12 @@ def night(manifest: Path, run_dir: Path, report: Path) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--first", type=int, help="files of the first night (default 20,000)")
+    ap.add_argument("--sizes", type=int, nargs="+", help="no-change nights' library sizes")
     args = ap.parse_args()
-    quick = (2_000, (2_000, 20_000))
-    first_n, sizes = quick if args.quick else (20_000, (20_000, 100_000, 1_000_000))
+    quick = (2_000, [2_000, 20_000])
+    first_n, sizes = quick if args.quick else (20_000, [20_000, 100_000, 1_000_000])
+    first_n, sizes = args.first or first_n, args.sizes or sizes
     out: dict[str, Any] = {"machine": machine_info(), "cases": []}
     base = WORK / "runs" / "nightly"
     report = base / f"first-{first_n}" / "report.jsonl"
@@ -132,7 +135,7 @@ def main() -> int:
             raise RuntimeError(f"a no-change night sent requests: {result['requests']}")
         out["cases"].append({"case": f"no-change night, {n:,} files ({how})", **result})
         print(json.dumps(out["cases"][-1]), file=sys.stderr)
-    if not args.quick:
+    if not args.quick and not args.sizes and not args.first:
         (BENCH / "results" / "nightly.json").write_text(json.dumps(out, indent=2) + "\n")
     return 0
 

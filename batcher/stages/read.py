@@ -71,23 +71,24 @@ class RowRouter:
         self._uploaded = uploaded
         self._report = report
         self._sweep = sweep
-        self._paths = FirstSeen()
         self._resolver = PathResolver(ctx.manifest_dir)
-        key_column = ctx.settings.key_column
-        self._keys = sweep.keys if sweep is not None else FirstSeen() if key_column else None
+        # Identities met (16 bytes each at a million rows): duplicates, and for a sweep
+        # what was removed. By default the identity is the path, so one table does both.
+        self._keys = sweep.keys if sweep is not None else FirstSeen()
+        self._paths = FirstSeen() if ctx.settings.key_column else None
         self.resumed: dict[str, dict[str, RowJob]] = {}
 
     def _duplicate(self, row: int, resolved: str, key: str) -> InputError | None:
-        first = self._paths.first(resolved, row)
-        if first != row:
-            return InputError(f"same file as row {first}; not sent twice", code="duplicate_row")
-        if self._keys is not None:
+        first = self._paths.first(resolved, row) if self._paths is not None else row
+        if first == row:
             first = self._keys.first(key, row)
-            if first != row:
+            if first != row and self._paths is not None:
                 column = self._ctx.settings.key_column
                 return InputError(
                     f"same {column} as row {first}; not sent twice", code="duplicate_key"
                 )
+        if first != row:
+            return InputError(f"same file as row {first}; not sent twice", code="duplicate_row")
         return None
 
     async def _refuse(self, row: ManifestRow, problem: InputError, path: Path | None) -> None:

@@ -285,3 +285,18 @@ async def test_dry_run_tells_the_plan_of_the_next_night(
     assert sweep["removed"] == 1 and sweep["removedPaths"] == ["lib/c.png"]
     assert sweep["uploadBytes"] == 2_150 + 2_500
     assert "unchanged (carried)" in plan.render()
+
+
+async def test_two_rows_with_one_key_are_refused_once(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    a = write_media(tmp_path, "lib/a.png", 2_000)
+    b = write_media(tmp_path, "lib/b.png", 2_100)
+    rows = [{"path": str(a), "dam_id": "K"}, {"path": str(b), "dam_id": "K"}]
+    rows.append({"path": str(b), "dam_id": "L"})
+    manifest = write_manifest(tmp_path, rows)
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        await run_batch(manifest, _settings(sb, tmp_path))
+    lines = read_report(tmp_path / "report.jsonl")
+    assert [line["status"] for line in lines] == ["complete", "error", "complete"]
+    assert lines[1]["error"]["code"] == "duplicate_key"
