@@ -79,14 +79,13 @@ class RowRouter:
         self.resumed: dict[str, dict[str, RowJob]] = {}
 
     def _duplicate(self, row: int, resolved: str, key: str) -> InputError | None:
-        first = self._paths.first(resolved, row) if self._paths is not None else row
-        if first == row:
-            first = self._keys.first(key, row)
-            if first != row and self._paths is not None:
-                column = self._ctx.settings.key_column
-                return InputError(
-                    f"same {column} as row {first}; not sent twice", code="duplicate_key"
-                )
+        # The key first: a row refused for its key leaves its file free for another row.
+        first = self._keys.first(key, row)
+        if first != row and self._paths is not None:
+            column = self._ctx.settings.key_column
+            return InputError(f"same {column} as row {first}; not sent twice", code="duplicate_key")
+        if first == row and self._paths is not None:
+            first = self._paths.first(resolved, row)
         if first != row:
             return InputError(f"same file as row {first}; not sent twice", code="duplicate_row")
         return None
