@@ -150,6 +150,16 @@ class Settings(BaseModel):
     """``auto`` (byte-order mark, else UTF-8) or a codec name, e.g. ``latin-1``."""
     shard: Shard | None = None
     """``--shard K/N``: only the rows whose key hashes to K of N (``batcher.scale.shard``)."""
+
+    incremental: bool = False
+    """Nightly sweeps: carry unchanged rows' earlier results, review changed ones as new
+    versions (``stages/carry.py``)."""
+    key_column: str | None = None
+    """The manifest column that identifies a row across runs (default: the resolved path)."""
+    checksum: bool = False
+    """``--incremental``: tell a change by the content's SHA-256, not size and mtime."""
+    max_age_days: float | None = Field(None, ge=0)
+    """``--incremental``: review again results older than this (as a new version)."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 
     @field_validator("manifest_encoding")
@@ -176,3 +186,12 @@ class Settings(BaseModel):
         if url.scheme == "http" and not loopback:
             raise ValueError("plain http is only allowed for loopback hosts (the key would leak)")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _incremental_options(self) -> Settings:
+        if not self.incremental and (self.checksum or self.max_age_days is not None):
+            raise ValueError("--checksum and --max-age only apply with --incremental")
+        if self.incremental and self.rerun == "skip":
+            # Carrying is the skip; a retried or aged row needs a new blob path to be sent.
+            raise ValueError("--incremental names blobs per sweep: not with --rerun skip")
+        return self

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 from pydantic.alias_generators import to_camel
 
 from batcher.errors import BatcherError
@@ -47,6 +47,18 @@ class Note(BaseModel):
     message: str
 
 
+@dataclass(frozen=True)
+class RowOrigin:
+    """What the journal needs of a line's row but the report does not show."""
+
+    key: str | None
+    """The row's identity (``rows/identity.py``): what the journal and history are keyed by."""
+    mtime_ns: int | None = None
+    sha256: str | None = None
+    journal: bool = True
+    """False for lines that are already on record (replayed or carried): not written again."""
+
+
 class ReportLine(BaseModel):
     """One line of the JSONL report (README, Report); field order is the documented one."""
 
@@ -67,7 +79,19 @@ class ReportLine(BaseModel):
     issues: list[dict[str, Any]] = []
     error: ErrorInfo | None = None
     notes: list[Note] = []
+    reused_from: dict[str, Any] | None = None
+    """``--incremental``: the row was unchanged and this is an earlier sweep's result
+    (``reviewedAt``, ``sweep``), carried as it was instead of being reviewed again."""
     columns: dict[str, Any] = {}
+    _origin: RowOrigin | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> RowOrigin | None:
+        return self._origin
+
+    def with_origin(self, origin: RowOrigin | None) -> ReportLine:
+        self._origin = origin
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True)
@@ -83,6 +107,10 @@ class RowJob:
     path: Path | None = None
     identity: Path | None = None
     """``path`` with symlinks resolved: what makes two rows the same file (set once)."""
+    key: str | None = None
+    """Identity in the journal and the sweep history: the resolved path, or ``--key``'s value."""
+    sha256: str | None = None
+    """``--checksum``: the content's SHA-256 (hex), what tells a change."""
     size: int | None = None
     mtime_ns: int | None = None
     content_type: str | None = None
@@ -103,6 +131,7 @@ class RowJob:
     """Carried to the report line (e.g. resubmitted after an ambiguous create)."""
 
     def line(self, **kw: Any) -> ReportLine:
+        origin = RowOrigin(self.key, self.mtime_ns, self.sha256)
         return ReportLine(
             row=self.row,
             path=self.path_text,
@@ -117,7 +146,7 @@ class RowJob:
             notes=list(self.notes),
             columns=self.columns,
             **kw,
-        )
+        ).with_origin(origin)
 
     def fail(self, stage: Stage, exc: BatcherError) -> ReportLine:
         return self.line(status="error", error=ErrorInfo.of(stage, exc))

@@ -53,8 +53,9 @@ from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.scale.shard import bind_journal
 from batcher.shutdown import Shutdown
+from batcher.stages.carry import Sweep
 from batcher.stages.poll import poll_stage
-from batcher.stages.read import read_stage
+from batcher.stages.read import read_stage, recorded_line
 from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
@@ -103,7 +104,11 @@ class Watch:
 
 
 async def _run_watched(
-    ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter, watch: Watch
+    ctx: RunContext,
+    rows: Iterator[ManifestRow],
+    writer: ReportWriter,
+    watch: Watch,
+    sweep: Sweep | None = None,
 ) -> None:
     # A retry of some rows: their number is known, and counting the whole manifest's rows
     # and bytes would give a wrong bar and ETA (bytes stay unknown: the ETA uses rows).
@@ -129,7 +134,7 @@ async def _run_watched(
                     )
                 if watch.view is not None:
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
-                await _run_stages(ctx, rows, writer)
+                await _run_stages(ctx, rows, writer, sweep)
             outer.cancel_scope.cancel()
     finally:
         stop_prescan.set()
@@ -146,16 +151,27 @@ def _rows(manifest: Path, only: frozenset[int] | None, settings: Settings) -> It
 
 
 def _report_unfinished(
-    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str, fanout: LineFanout
+    writer: ReportWriter,
+    rows: Iterator[ManifestRow],
+    code: str,
+    message: str,
+    fanout: LineFanout,
+    ctx: RunContext,
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
-    provisional (not journaled), so the next run resumes the rows behind them. The view is
+    provisional (not journaled), so the next run resumes the rows behind them. A row the
+    stopped run never reached but an earlier one finished gets its finished line. The view is
     told their number, not each one (hundreds of identical lines bury the reason)."""
     info = ErrorInfo(stage="run", code=code, message=message)
+    key_column = ctx.settings.key_column
     fanout.view_muted = True
     count = 0
     for row in rows:
         if row.row not in writer.tally.reported_rows:
+            done = recorded_line(ctx.journal, row, ctx.manifest_dir, key_column)
+            if done is not None:
+                writer.write(done)
+                continue
             count += 1
             writer.write(
                 ReportLine(
@@ -213,6 +229,7 @@ async def run_batch(
             settings.journal_path or journal_path_for(report_path),
             fresh=settings.fresh,
             now=clock.now,
+            incremental=settings.incremental,
         )
     except BaseException:
         writer.close()
@@ -221,15 +238,14 @@ async def run_batch(
     journal.record_manifest(_absolute(manifest))
     not_sent = NotSent()
     fanout = LineFanout(view, [not_sent.written] + ([on_row] if on_row else []))
+    sweep = None
+    if journal.history is not None:
+        sweep = Sweep(
+            journal.history, max_age_days=settings.max_age_days, checksum=settings.checksum
+        )
     try:
         bind_journal(journal.store, settings.shard)
         announce_resume(journal, fanout)
-        for _row, text in journal.rows.finished_lines():
-            writer.replay(text)
-            line = ReportLine.model_validate_json(text)
-            not_sent.carried(line)
-            if on_row is not None:
-                on_row(line)
         started = clock.now()
         async with _context(
             settings, clock, journal, _manifest_dir(manifest), transports, gates
@@ -240,7 +256,7 @@ async def run_batch(
             ctx.stopping = shutdown.requested
             try:
                 watch = Watch(shutdown, handle_signals, view, manifest, fanout, only_rows)
-                await _run_watched(ctx, rows, writer, watch)
+                await _run_watched(ctx, rows, writer, watch, sweep)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
@@ -248,14 +264,16 @@ async def run_batch(
                 if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
-                    _report_unfinished(writer, unfinished, "aborted", message, fanout)
+                    _report_unfinished(writer, unfinished, "aborted", message, fanout, ctx)
                 raise fatal from None
             if shutdown.requested.is_set():
                 unfinished = _rows(manifest, only_rows, settings)
-                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout)
+                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout, ctx)
                 raise Interrupted(shutdown.reason)
             missing = _check_every_row_reported(read, writer)
             if writer.tally.provisional == 0 and not missing:
+                if sweep is not None and only_rows is None:
+                    sweep.finish()  # rows gone from the manifest: counted, then forgotten
                 journal.mark_completed()
     finally:
         writer.close()
@@ -268,6 +286,7 @@ async def run_batch(
         throttled=dict(ctx.client.throttled),
         not_sent=not_sent,
         missing=missing,
+        sweep=sweep,
     )
 
 
@@ -343,7 +362,12 @@ def _count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:
     event(logging.INFO, "retry", error=code, detail=str(exc), waitSeconds=round(wait, 3))
 
 
-async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: ReportWriter) -> None:
+async def _run_stages(
+    ctx: RunContext,
+    rows: Iterator[ManifestRow],
+    writer: ReportWriter,
+    sweep: Sweep | None = None,
+) -> None:
     s = ctx.settings
     report_tx, report_rx = anyio.create_memory_object_stream[ReportLine](256)
     jobs_tx, jobs_rx = anyio.create_memory_object_stream[RowJob](s.upload_workers * 2)
@@ -359,4 +383,4 @@ async def _run_stages(ctx: RunContext, rows: Iterator[ManifestRow], writer: Repo
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx)
+        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep)

@@ -12,6 +12,7 @@ from batcher.context import RunCounters
 from batcher.outcome import ReportLine
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.summary import ReportSummary, human_bytes, was_sent
+from batcher.stages.carry import Decision, Sweep
 from batcher.stages.report import ReportTally
 
 EXIT_OK = 0
@@ -75,6 +76,8 @@ class RunSummary:
     """Rows whose line is not final (a retryable error, or the run stopped): re-run to finish."""
     missing: MissingRows = field(default_factory=MissingRows)
     """Rows read but never reported: the run broke its promise (exit ``EXIT_ROWS_MISSING``)."""
+    sweep: Sweep | None = None
+    """``--incremental``: what the sweep carried, reviewed and found removed."""
 
     @classmethod
     def build(
@@ -87,6 +90,7 @@ class RunSummary:
         throttled: dict[str, int],
         not_sent: NotSent | None = None,
         missing: MissingRows | None = None,
+        sweep: Sweep | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
         return cls(
@@ -97,6 +101,7 @@ class RunSummary:
             not_sent or NotSent(),
             provisional=tally.provisional,
             missing=missing or MissingRows(),
+            sweep=sweep,
         )
 
     @property
@@ -177,7 +182,10 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """``--summary-json``: the report summary and the run's own figures."""
-        return {**self.report.as_dict(), "run": self.run_dict()}
+        out = {**self.report.as_dict(), "run": self.run_dict()}
+        if self.sweep is not None:
+            out["sweep"] = self.sweep.as_dict()
+        return out
 
     def render(self) -> str:
         c = self.counters
@@ -193,6 +201,8 @@ class RunSummary:
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
         ]
+        if self.sweep is not None:
+            run += self._render_sweep(self.sweep)
         return "\n".join([self.report.render_text(), *run, *self.problems(), *self.next_steps()])
 
     def next_steps(self) -> list[str]:
@@ -206,3 +216,19 @@ class RunSummary:
             f"  batcher report {report} --status failed --status error   the rows not complete",
             f"  batcher retry {report}   run those rows again (unchanged refusals are skipped)",
         ]
+
+    @staticmethod
+    def _render_sweep(sweep: Sweep) -> list[str]:
+        n = sweep.counts
+        out = [
+            "",
+            "Sweep (--incremental)",
+            f"  carried         {n[Decision.CARRIED]:,} unchanged (nothing sent)",
+            f"  reviewed        {n[Decision.CHANGED]:,} changed, {n[Decision.NEW]:,} new, "
+            f"{n[Decision.RETRIED]:,} retried, {n[Decision.AGED]:,} past --max-age",
+        ]
+        if n[Decision.RESUMED]:
+            out.append(f"  resumed         {n[Decision.RESUMED]:,} finished earlier in this sweep")
+        if sweep.removed is not None:
+            out.append(f"  removed since the last sweep: {len(sweep.removed):,}")
+        return out

@@ -8,6 +8,7 @@ assumed bandwidth; processing time is the service's and cannot be known here).
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,12 @@ from typing import Any
 
 from batcher.blob.blocks import plan_blocks
 from batcher.config import Settings
+from batcher.errors import InputError
+from batcher.rows.identity import identity_key, resolved_path
 from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
+from batcher.stages.carry import Decision, Sweep, sha256_file
+from batcher.state.history import HistoryReader
 
 EXAMPLES = 5
 
@@ -34,6 +39,9 @@ class DryRunPlan:
     examples: list[tuple[int, str, str]] = field(default_factory=list)
     assumed_mbps: float = 50.0
     batch_size: int = 50
+    sweep: Counter[str] | None = None
+    """``--incremental``: rows per decision (carried, changed, new, retried, aged)."""
+    removed: list[str] = field(default_factory=list)
 
     @property
     def accepted(self) -> int:
@@ -74,6 +82,18 @@ class DryRunPlan:
             "requests": self.requests(),
             "assumedMBps": self.assumed_mbps,
             "uploadSecondsEstimate": round(self.estimate_seconds(), 1),
+            **({"sweep": self._sweep_dict()} if self.sweep is not None else {}),
+        }
+
+    def _sweep_dict(self) -> dict[str, Any]:
+        assert self.sweep is not None
+        counts: dict[str, Any] = {d.value: self.sweep[d.value] for d in Decision}
+        del counts[Decision.RESUMED.value]
+        return {
+            **counts,
+            "removed": len(self.removed),
+            "removedPaths": self.removed,
+            "uploadBytes": self.upload_bytes,
         }
 
     def render(self) -> str:
@@ -88,6 +108,18 @@ class DryRunPlan:
         ]
         out += [f"    {code:<24}{n:>6,}" for code, n in self.refused.most_common()]
         out += [f"    row {r}: {p}: {m}" for r, p, m in self.examples]
+        if self.sweep is not None:
+            n = self.sweep
+            out += [
+                "Sweep (--incremental), against the history of earlier sweeps",
+                f"  unchanged (carried) {n['carried']:>8,} rows, nothing sent",
+                f"  changed             {n['changed']:>8,} rows (next version)",
+                f"  new                 {n['new']:>8,} rows",
+                f"  retried             {n['retried']:>8,} rows (error or retryable failure)",
+                f"  past --max-age      {n['aged']:>8,} rows (next version)",
+                f"  removed             {len(self.removed):>8,} rows gone from the manifest",
+                f"  to upload           {self.upload_bytes / 1e6:>8,.1f} MB",
+            ]
         out.append("Requests it would make")
         out += [f"  {name:<28}{n:>10,}" for name, n in self.requests().items()]
         seconds = self.estimate_seconds()
@@ -99,12 +131,62 @@ class DryRunPlan:
         return "\n".join(out)
 
 
-def dry_run(manifest: Path, settings: Settings, *, assumed_mbps: float = 50.0) -> DryRunPlan:
+def dry_run(
+    manifest: Path,
+    settings: Settings,
+    *,
+    assumed_mbps: float = 50.0,
+    journal: Path | None = None,
+) -> DryRunPlan:
+    """``journal``: where the sweep history is (``--incremental``), read, never written."""
     plan = DryRunPlan(assumed_mbps=assumed_mbps, batch_size=settings.batch_size)
+    history = None
+    if settings.incremental and journal is not None:
+        history = HistoryReader.open_read_only(journal)
+    try:
+        _plan_rows(plan, manifest, settings, history)
+    finally:
+        if history is not None:
+            history.close()
+    return plan
+
+
+def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> Decision | None:
+    """What --incremental would do with the row, before pre-flight (None: not decided)."""
+    if sweep is None or row.problem is not None:
+        return None
+    resolved = resolved_path(row, base)
+    try:
+        key = identity_key(row, resolved, settings.key_column)
+    except InputError:
+        return None
+    if sweep.keys.first(key, row.row) != row.row:
+        return None  # a duplicate: pre-flight refuses it
+    try:
+        st = os.stat(resolved)
+        sha = sha256_file(Path(resolved)) if settings.checksum else None
+    except OSError:
+        return None  # pre-flight says why
+    return sweep.decide(key, st.st_size, st.st_mtime_ns, sha)[0]
+
+
+def _plan_rows(
+    plan: DryRunPlan, manifest: Path, settings: Settings, history: HistoryReader | None
+) -> None:
     base = manifest.resolve().parent
     seen: set[Path] = set()
+    sweep = None
+    if settings.incremental:
+        plan.sweep = Counter()
+    if history is not None:
+        sweep = Sweep(history, max_age_days=settings.max_age_days, checksum=settings.checksum)
     for row in read_manifest(manifest, encoding=settings.manifest_encoding):
         plan.rows += 1
+        decision = _decision(sweep, row, base, settings)
+        if decision is Decision.CARRIED:
+            assert plan.sweep is not None
+            plan.sweep[decision.value] += 1
+            continue
         job, problem = check_row(row, base, settings)
         reason = problem.message if problem else None
         code = problem.code if problem else None
@@ -119,6 +201,8 @@ def dry_run(manifest: Path, settings: Settings, *, assumed_mbps: float = 50.0) -
                 plan.examples.append((row.row, row.path_text, reason or code))
             continue
         size = job.size or 0
+        if plan.sweep is not None:
+            plan.sweep[(decision or Decision.NEW).value] += 1
         if job.upload_method == "direct":
             plan.direct_files += 1
             plan.direct_bytes += size
@@ -132,4 +216,5 @@ def dry_run(manifest: Path, settings: Settings, *, assumed_mbps: float = 50.0) -
             plan.single_puts += 1
         else:
             plan.blocks += blocks.count
-    return plan
+    if sweep is not None:
+        plan.removed = sorted(path for _, path in sweep.gone())

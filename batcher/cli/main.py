@@ -129,7 +129,10 @@ _DISK_FULL_HINT = "the run stopped; what it did is kept: re-run on a disk with r
 
 def _dry_run(args: argparse.Namespace) -> int:
     check_outputs(args, report=None)
-    plan = dry_run(args.manifest, settings_from(args), assumed_mbps=float(args.assume_mbps))
+    settings = settings_from(args)
+    report = settings.report_path or default_report_path(args.manifest)
+    journal = settings.journal_path or journal_path_for(report)
+    plan = dry_run(args.manifest, settings, assumed_mbps=float(args.assume_mbps), journal=journal)
     print(plan.render())
     if args.summary_json:
         try:

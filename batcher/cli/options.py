@@ -140,6 +140,26 @@ def build_parser() -> argparse.ArgumentParser:
         "K/N: only the rows whose path hashes to K of N (K from 0); merge the shard reports "
         "with `batcher merge`",
     )
+    switch(
+        "--incremental",
+        "nightly sweep: unchanged rows carry their last result (nothing sent), changed rows "
+        "are reviewed as the next version",
+    )
+    opt(
+        "--key",
+        "manifest column that identifies a row across runs, so a moved or renamed file keeps "
+        "its history (default: the resolved path)",
+    )
+    switch(
+        "--checksum",
+        "with --incremental: tell a change by SHA-256 of the content, not size and mtime "
+        "(reads every file every sweep)",
+    )
+    opt(
+        "--max-age",
+        "with --incremental: review again (as a new version) results older than DAYS",
+        type=float,
+    )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
     opt(
@@ -287,6 +307,10 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         shard=Shard.parse(args.shard) if args.shard else None,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
+        incremental=bool(args.incremental),
+        key_column=args.key or None,
+        checksum=bool(args.checksum),
+        max_age_days=None if args.max_age is None else float(args.max_age),
         shutdown_grace=float(args.shutdown_grace),
         simulation_delay=None if args.simulation_delay is None else int(args.simulation_delay),
         poll=poll,

@@ -1,20 +1,182 @@
 """The first stage: read the manifest, pre-flight each row, and send it on to the first
-stage it still needs. On a resumed run that may be no stage at all (reported), polling
-(submitted), submitting (uploaded) or uploading (the rest; staged blocks are skipped)."""
+stage it still needs. On a resumed run that may be no stage at all (reported: its line is
+replayed), polling (submitted), submitting (uploaded) or uploading (the rest; staged blocks
+are skipped). With ``--incremental`` an unchanged row is carried from the history instead
+(``stages/carry.py``).
+
+The journal is looked up by the row's identity (``rows/identity.py``), never its number:
+after rows were inserted or moved in the manifest each file still finds its own progress,
+and its line carries the row number it has now.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
+import anyio
 from anyio.abc import ObjectSendStream
 
 from batcher.context import RunContext
 from batcher.errors import ApiError, InputError
-from batcher.outcome import ReportLine, RowJob, Ticket
+from batcher.outcome import ReportLine, RowJob, RowOrigin, Ticket
+from batcher.rows.identity import PathResolver, identity_key, resolved_path
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
 from batcher.rows.rowset import FirstSeen
-from batcher.state.rows import RowState
+from batcher.stages.carry import Decision, Sweep, carried_line, sha256_file
+from batcher.state.journal import Journal
+from batcher.state.rows import RowRecord, RowState
+
+
+def replayed_line(record: RowRecord, row: ManifestRow) -> ReportLine:
+    """A line finished earlier in this sweep, under the row's current number and columns."""
+    assert record.line is not None
+    earlier = ReportLine.model_validate_json(record.line)
+    line = earlier.model_copy(
+        update={"row": row.row, "path": row.path_text, "columns": row.columns}
+    )
+    return line.with_origin(RowOrigin(record.key, journal=False))
+
+
+def recorded_line(
+    journal: Journal, row: ManifestRow, base: Path, key_column: str | None
+) -> ReportLine | None:
+    """The journal's final line for ``row``, if it has one (for rows a stopped run never
+    reached: their line is then the finished one, not a provisional one)."""
+    if row.problem is not None:
+        return None
+    try:
+        key = identity_key(row, resolved_path(row, base), key_column)
+    except (InputError, OSError):
+        return None
+    record = journal.rows.get(key)
+    if record is None or record.state is not RowState.REPORTED:
+        return None
+    return replayed_line(record, row)
+
+
+class RowRouter:
+    def __init__(
+        self,
+        ctx: RunContext,
+        jobs: ObjectSendStream[RowJob],
+        uploaded: ObjectSendStream[RowJob],
+        report: ObjectSendStream[ReportLine],
+        sweep: Sweep | None,
+    ) -> None:
+        self._ctx = ctx
+        self._jobs = jobs
+        self._uploaded = uploaded
+        self._report = report
+        self._sweep = sweep
+        self._resolver = PathResolver(ctx.manifest_dir)
+        # Identities met (16 bytes each at a million rows): duplicates, and for a sweep
+        # what was removed. By default the identity is the path, so one table does both.
+        self._keys = sweep.keys if sweep is not None else FirstSeen()
+        self._paths = FirstSeen() if ctx.settings.key_column else None
+        self.resumed: dict[str, dict[str, RowJob]] = {}
+
+    def _duplicate(self, row: int, resolved: str, key: str) -> InputError | None:
+        # The key first: a row refused for its key leaves its file free for another row.
+        first = self._keys.first(key, row)
+        if first != row and self._paths is not None:
+            column = self._ctx.settings.key_column
+            return InputError(f"same {column} as row {first}; not sent twice", code="duplicate_key")
+        if first == row and self._paths is not None:
+            first = self._paths.first(resolved, row)
+        if first != row:
+            return InputError(f"same file as row {first}; not sent twice", code="duplicate_row")
+        return None
+
+    async def _refuse(self, row: ManifestRow, problem: InputError, path: Path | None) -> None:
+        job = RowJob(row=row.row, path_text=row.path_text, columns=row.columns, path=path)
+        if path is not None:
+            with contextlib.suppress(OSError):  # the size is for the summary only
+                job.size = os.stat(path).st_size
+        self._ctx.counters.bytes_skipped += job.size or 0
+        await self._report.send(job.fail("preflight", problem))
+
+    async def route(self, row: ManifestRow) -> None:
+        ctx = self._ctx
+        if row.problem is not None:
+            await self._refuse(row, row.problem, None)  # no identity: redone every run
+            return
+        resolved = self._resolver.resolve(row)
+        try:
+            key = identity_key(row, resolved, ctx.settings.key_column)
+        except InputError as exc:
+            await self._refuse(row, exc, None)
+            return
+        problem = self._duplicate(row.row, resolved, key)
+        if problem is not None:
+            await self._refuse(row, problem, Path(resolved))  # the key is the first row's
+            return
+        record = ctx.journal.rows.get(key)
+        if record is not None and record.state is RowState.REPORTED:
+            ctx.counters.bytes_skipped += record.size or 0
+            if self._sweep is not None:
+                self._sweep.counts[Decision.RESUMED] += 1
+            await self._report.send(replayed_line(record, row))
+            return
+        decision, hist, sha = None, None, None
+        if self._sweep is not None:
+            try:
+                st = os.stat(resolved)
+            except OSError:
+                st = None  # pre-flight says why
+            if st is not None:
+                if self._sweep.checksum:
+                    sha = await anyio.to_thread.run_sync(sha256_file, Path(resolved))
+                decision, hist = self._sweep.decide(key, st.st_size, st.st_mtime_ns, sha)
+                if decision is Decision.CARRIED and record is None and hist is not None:
+                    self._sweep.counts[decision] += 1
+                    ctx.counters.bytes_skipped += st.st_size
+                    await self._report.send(carried_line(hist, row))
+                    return
+        job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
+        job.identity = Path(resolved)
+        job.key = key
+        job.sha256 = sha
+        if problem is not None:
+            ctx.counters.bytes_skipped += job.size or 0
+            await self._report.send(job.fail("preflight", problem))
+            return
+        if self._sweep is not None:
+            decision = decision or Decision.NEW
+            self._sweep.counts[decision] += 1
+            self._sweep.upload_bytes += job.size or 0
+            if hist is not None and hist.submission_id and not job.previous_submission_id:
+                job.previous_submission_id = hist.submission_id  # the next version
+        await self._resume_or_send(job, record)
+
+    async def _resume_or_send(self, job: RowJob, record: RowRecord | None) -> None:
+        ctx = self._ctx
+        if record is None or not record.same_file(job):
+            await self._jobs.send(job)  # new, or changed since: upload (again)
+            return
+        record.restore(job)
+        if record.state is not RowState.CHECKED:
+            ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
+        if record.state is RowState.SUBMITTED and job.submission_id and job.asset_id:
+            assets = self.resumed.setdefault(job.submission_id, {})
+            other = assets.get(job.asset_id)
+            if other is not None:  # never two rows under one asset: one would vanish
+                error = ApiError(
+                    f"the journal gives row {other.row} the same asset {job.asset_id}",
+                    code="bad_response",
+                )
+                await self._report.send(job.fail("poll", error))
+                return
+            assets[job.asset_id] = job
+        elif record.state in (RowState.UPLOADED, RowState.SUBMITTING) and job.blob_path:
+            if record.state is RowState.SUBMITTING:
+                job.create_ambiguous = True  # the create was in flight when we stopped
+            await self._uploaded.send(job)
+        else:
+            await self._jobs.send(job)  # staged blocks are skipped by the uploader
 
 
 async def read_stage(
@@ -24,57 +186,16 @@ async def read_stage(
     uploaded: ObjectSendStream[RowJob],
     tickets: ObjectSendStream[Ticket],
     report: ObjectSendStream[ReportLine],
+    sweep: Sweep | None = None,
 ) -> None:
     """Pre-flight each row and send it to the first stage it still needs (resume)."""
-    seen = FirstSeen()
-    resumed: dict[str, dict[str, RowJob]] = {}
     async with jobs, uploaded, tickets, report:
+        router = RowRouter(ctx, jobs, uploaded, report, sweep)
         for row in rows:
             if ctx.stopping.is_set():
                 break
             ctx.counters.rows_read += 1
-            record = ctx.journal.rows.get(row.row)
-            if record is not None and record.path_text == row.path_text:
-                if record.state is RowState.REPORTED:
-                    ctx.counters.bytes_skipped += record.size or 0
-                    continue  # finished in an earlier run; its line was replayed
-            else:
-                record = None  # a different manifest row under this number: start over
-            job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
-            if problem is None and job.path is not None:
-                job.identity = job.path.resolve()
-                first = seen.first(str(job.identity), job.row)
-                if first != job.row:
-                    problem = InputError(
-                        f"same file as row {first}; not sent twice", code="duplicate_row"
-                    )
-            if problem is not None:
-                ctx.counters.bytes_skipped += job.size or 0
-                await report.send(job.fail("preflight", problem))
-                continue
-            if record is None or not record.same_file(job):
-                await jobs.send(job)  # new, or changed since: upload (again)
-                continue
-            record.restore(job)
-            if record.state is not RowState.CHECKED:
-                ctx.counters.bytes_skipped += job.size or 0  # uploaded in an earlier run
-            if record.state is RowState.SUBMITTED and job.submission_id and job.asset_id:
-                assets = resumed.setdefault(job.submission_id, {})
-                other = assets.get(job.asset_id)
-                if other is not None:  # never two rows under one asset: one would vanish
-                    error = ApiError(
-                        f"the journal gives row {other.row} the same asset {job.asset_id}",
-                        code="bad_response",
-                    )
-                    await report.send(job.fail("poll", error))
-                    continue
-                assets[job.asset_id] = job
-            elif record.state in (RowState.UPLOADED, RowState.SUBMITTING) and job.blob_path:
-                if record.state is RowState.SUBMITTING:
-                    job.create_ambiguous = True  # the create was in flight when we stopped
-                await uploaded.send(job)
-            else:
-                await jobs.send(job)  # staged blocks are skipped by the uploader
+            await router.route(row)
         now = ctx.clock.now()
-        for submission_id, assets in resumed.items():
+        for submission_id, assets in router.resumed.items():
             await tickets.send(Ticket(submission_id, assets, created_at=now, resumed=True))

@@ -33,7 +33,10 @@ async def upload_worker(
             ctx.counters.bytes_uploaded += job.bytes_sent
             ctx.counters.files_uploaded += 1
             if job.upload_method == "presigned":
-                # A crash before submission then skips re-sending a large file. A direct
-                # file (<= 10 MB) is cheaper to send again than to journal every time.
+                # A crash before submission then skips re-sending a large file.
                 ctx.journal.rows.uploaded(job)
+            else:
+                # Small files come in bursts: journaled in deferred commits, so a kill
+                # re-sends at most the last burst, not every file not yet submitted.
+                ctx.journal.rows.uploaded_soon(job)
             await uploaded.send(job)

@@ -1,9 +1,10 @@
 """The resume journal: an embedded SQLite database recording each row's progress.
 
-Three parts over one connection: ``store`` (the database, meta, commits), ``rows`` (the row
-state machine, ``RowState``) and ``blocks`` (staged blocks of large files, for block-level
-resume). A journal whose run ended with every row final is *completed*: opening it again
-starts the next sweep, not a resume.
+Four parts over one connection: ``store`` (the database, meta, commits), ``rows`` (the row
+state machine, ``RowState``), ``blocks`` (staged blocks of large files, for block-level
+resume) and ``history`` (``--incremental``: what earlier sweeps found, per identity). A
+journal whose run ended with every row final is *completed*: opening it again starts the
+next sweep, not a resume (the history stays).
 """
 
 from __future__ import annotations
@@ -13,18 +14,28 @@ from collections.abc import Callable
 from pathlib import Path
 
 from batcher.state.blocks import JournalBlockStore
+from batcher.state.history import SweepHistory
 from batcher.state.rows import RowStates
 from batcher.state.store import JournalStore
 
 
 class Journal:
     def __init__(
-        self, path: Path, *, fresh: bool = False, now: Callable[[], float] = time.monotonic
+        self,
+        path: Path,
+        *,
+        fresh: bool = False,
+        now: Callable[[], float] = time.monotonic,
+        incremental: bool = False,
     ) -> None:
         self.path = path
         self.store = JournalStore(path, fresh=fresh, now=now)
         self.rows = RowStates(self.store)
         self.blocks = JournalBlockStore(self.store)
+        self.history: SweepHistory | None = None
+        if incremental:
+            self.history = SweepHistory(self.store, self.store.run_id)
+            self.rows.on_reported = self.history.record
 
     @property
     def run_id(self) -> str:

@@ -1,5 +1,8 @@
 """The row state machine: one journal row per manifest row, updated in place as it advances.
 
+Keyed by the row's identity (``RowJob.key``), so an edited manifest (a row inserted, rows
+reordered) still finds each file's progress; ``row`` is where the file was last seen.
+
     CHECKED ─► UPLOADED ─► SUBMITTING ─► SUBMITTED ─► REPORTED
        (presigned only:        (E4 in flight:    (E9 retries stay
         the name survives)      ambiguous)         SUBMITTED)
@@ -10,10 +13,9 @@ Its size is therefore proportional to the manifest, never to retries or time.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from batcher.outcome import Note, ReportLine, RowJob
 from batcher.state.store import JournalStore
@@ -37,6 +39,7 @@ class RowState(StrEnum):
 
 @dataclass(frozen=True)
 class RowRecord:
+    key: str
     row: int
     path_text: str
     size: int | None
@@ -71,6 +74,7 @@ class RowRecord:
 
 
 _COLUMNS = (
+    "key",
     "row",
     "path_text",
     "size",
@@ -88,7 +92,8 @@ _COLUMNS = (
     "line",
     "notes",
 )
-_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE row = ?"
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE key = ?"
+_STATE = _COLUMNS.index("state")
 _UPSERT = (
     f"INSERT OR REPLACE INTO rows ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -100,24 +105,25 @@ class RowStates:
         self._store = store
         self._deferred = 0
         self._deferred_since = 0.0
+        self.on_reported: Callable[[ReportLine, str], None] | None = None
+        """Told of each journaled final line inside its transaction (the sweep history)."""
 
-    def get(self, row: int) -> RowRecord | None:
+    def get(self, key: str) -> RowRecord | None:
         if not self._store.resumed:
             return None  # a new run: nothing to look up (saves a query per row)
-        cur = self._store.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM rows WHERE row = ?", (row,)
-        )
-        found = cur.fetchone()
+        found = self._store.db.execute(_SELECT, (key,)).fetchone()
         if found is None:
             return None
         values = list(found)
-        values[4] = RowState(values[4])
+        values[_STATE] = RowState(values[_STATE])
         return RowRecord(*values)
 
     def _upsert(self, job: RowJob, state: RowState, line: str | None = None) -> None:
+        assert job.key is not None  # rows without an identity are never journaled
         self._store.db.execute(
             _UPSERT,
             (
+                job.key,
                 job.row,
                 job.path_text,
                 job.size,
@@ -149,6 +155,13 @@ class RowStates:
         self._commit()
         self._upsert(job, RowState.UPLOADED)
 
+    def uploaded_soon(self, job: RowJob) -> None:
+        """A direct upload: deferred like finished lines, so journaling every small file
+        costs no commit each, and a kill re-sends at most the last burst."""
+        self._defer()
+        self._upsert(job, RowState.UPLOADED)
+        self._count_deferred()
+
     def submitting(self, jobs: list[RowJob]) -> None:
         """Written before E4 is sent: a crash now leaves the create ambiguous."""
         self._deferred = 0
@@ -173,10 +186,28 @@ class RowStates:
         before any other write. A commit per line was the largest single cost of big runs;
         losing the last few on a crash only means those rows are polled again next run.
         """
+        origin = line.origin
+        if origin is None or origin.key is None or not origin.journal:
+            return  # no identity (a manifest problem, redone each run), or already on record
+        self._defer()
+        job = RowJob(
+            row=line.row,
+            path_text=line.path,
+            columns={},
+            key=origin.key,
+            size=line.bytes,
+            mtime_ns=origin.mtime_ns,
+        )
+        self._upsert(job, RowState.REPORTED, text)
+        if self.on_reported is not None:
+            self.on_reported(line, text)
+        self._count_deferred()
+
+    def _defer(self) -> None:
         if self._store.begin_deferred():
             self._deferred_since = self._store.now()
-        job = RowJob(row=line.row, path_text=line.path, columns={})
-        self._upsert(job, RowState.REPORTED, text)
+
+    def _count_deferred(self) -> None:
         self._deferred += 1
         if (
             self._deferred >= DEFER_ROWS
@@ -186,20 +217,6 @@ class RowStates:
 
     def commit(self) -> None:
         self._commit()
-
-    def finished_lines(self) -> Iterator[tuple[int, str]]:
-        cur = self._store.db.execute(
-            "SELECT row, line FROM rows WHERE state = ? ORDER BY row", (RowState.REPORTED.value,)
-        )
-        for row, line in cur:
-            yield int(row), str(line)
-
-    def reported_line(self, row: int) -> dict[str, Any] | None:
-        rec = self.get(row)
-        if rec is None or rec.line is None:
-            return None
-        value: dict[str, Any] = json.loads(rec.line)
-        return value
 
     def statistics(self) -> dict[RowState, int]:
         cur = self._store.db.execute("SELECT state, count(*) FROM rows GROUP BY state")

@@ -5,6 +5,11 @@ at any moment (``kill -9``); only an OS crash or power cut may lose the last tra
 which the next run then redoes (uploads are idempotent; see ``stages/submit.py`` for the
 one step that is not).
 
+Rows are keyed by identity (``rows/identity.py``), not row number: a row inserted above
+others in the manifest does not make the journal mistake them for each other. The
+``history`` table (``state/history.py``) outlives sweeps and ``--fresh``; a new sweep or
+``--fresh`` only clears the sweep's own tables.
+
 Writes of finished rows are *deferred* (committed in bursts, see ``rows.RowStates.reported``);
 every other write commits the deferred ones first, so states land in the order they happened.
 """
@@ -14,18 +19,20 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from batcher.errors import UsageError
 from batcher.localio import disk_error, local_write
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rows (
-    row INTEGER PRIMARY KEY,
+    key TEXT PRIMARY KEY,
+    row INTEGER NOT NULL,
     path_text TEXT NOT NULL,
     size INTEGER, mtime_ns INTEGER,
     state TEXT NOT NULL,
@@ -39,7 +46,21 @@ CREATE TABLE IF NOT EXISTS blocks (
     key TEXT NOT NULL, block_id TEXT NOT NULL, size INTEGER NOT NULL,
     PRIMARY KEY (key, block_id)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    key TEXT PRIMARY KEY,
+    path_text TEXT NOT NULL,
+    size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+    submission_id TEXT, asset_id TEXT, version_group_id TEXT, version_number INTEGER,
+    status TEXT NOT NULL,
+    carry INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    reviewed_at TEXT NOT NULL,
+    sweep TEXT NOT NULL
+);
 """
+# What a new sweep (or --fresh) forgets; ``history`` is kept.
+_SWEEP_TABLES = ("rows", "blocks")
+_SWEEP_META = ("run_id", "completed", "started_at")
 
 
 class GuardedConnection:
@@ -54,6 +75,10 @@ class GuardedConnection:
     def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         with local_write(self._path, "journal"):
             return self._db.execute(sql, params)
+
+    def executemany(self, sql: str, params: Iterable[tuple[object, ...]]) -> sqlite3.Cursor:
+        with local_write(self._path, "journal"):
+            return self._db.executemany(sql, params)
 
     @property
     def in_transaction(self) -> bool:
@@ -76,19 +101,17 @@ class JournalStore:
         self.path = path
         self.now = now
         self._closed = False
-        if fresh:
-            self._delete()
+        if fresh and path.exists() and _schema_of(path) not in (None, SCHEMA_VERSION):
+            self._delete()  # another version's journal: nothing in it can be read
         existed = path.exists()
         self.db = GuardedConnection(self._connect(), path)
-        if existed and not fresh and self.meta("completed") == "1":
-            # The last run over this report ended: this is the next sweep, not a resume.
-            self.db.close()
-            self._delete()
-            existed = False
-            self.db = GuardedConnection(self._connect(), path)
         version = self.meta("schema")
         if existed and version not in (None, SCHEMA_VERSION):
+            self.db.close()
             raise UsageError(f"{path} is a journal of another batcher version; use --fresh")
+        if fresh or self.meta("completed") == "1":
+            # --fresh, or the last run over this report ended: the next sweep, not a resume.
+            self.new_sweep()
         self.set_meta("schema", SCHEMA_VERSION)
         run_id = self.meta("run_id")
         self.resumed = run_id is not None and self.count_rows() > 0
@@ -96,6 +119,16 @@ class JournalStore:
             run_id = uuid.uuid4().hex
             self.set_meta("run_id", run_id)
         self.run_id: str = run_id
+        if self.meta("started_at") is None:
+            self.set_meta("started_at", datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def new_sweep(self) -> None:
+        """Forget the sweep in progress (rows, staged blocks, run ID); keep the history."""
+        with self.transaction():
+            for table in _SWEEP_TABLES:
+                self.db.execute(f"DELETE FROM {table}")
+            for key in _SWEEP_META:
+                self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
 
     def _delete(self) -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -161,3 +194,15 @@ class JournalStore:
             self.commit()
         finally:
             self.db.close()
+
+
+def _schema_of(path: Path) -> str | None:
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return "unreadable"
+    return None if row is None else str(row[0])

@@ -175,3 +175,109 @@ async def test_fresh_flag_ignores_an_unfinished_run(
         created = sb.state.created_submissions
     assert summary.complete == 3
     assert created == 2
+
+
+async def test_direct_uploads_before_a_crash_are_submitted_without_sending_them_again(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 2_000 + i))} for i in range(6)]
+    # One worker takes the rows in order: the large file's upload starts only after the six
+    # small ones are done, and its first journal write commits theirs (deferred until then).
+    rows.append({"path": str(write_media(tmp_path, "m/big.mp4", 700_000))})
+    manifest = write_manifest(tmp_path, rows)
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = fast_settings(
+            sb.base_url,
+            tmp_path,
+            direct_max_bytes=100_000,
+            upload_workers=1,
+            block_concurrency=1,
+            batch_size=100,
+            batch_linger=30,  # nothing is submitted before the cut
+        )
+        await _run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 2)
+        assert sb.state.created_submissions == 0
+        assert sb.state.requests["direct_upload"] == 6
+        again = settings.model_copy(update={"batch_linger": 0.05})
+        summary = await run_batch(manifest, again)
+        direct = sb.state.requests["direct_upload"]
+        submitted = {a.blob_path for a in sb.state.all_assets()}
+    assert summary.complete == 7
+    assert direct == 6  # the six small files were not sent again
+    lines = read_report(tmp_path / "report.jsonl")
+    assert {line["blobPath"] for line in lines} == submitted
+
+
+def _journaled(report: Path, state: str) -> int:
+    """Rows the journal holds in ``state`` (committed ones: what a crash would leave)."""
+    path = journal_path_for(report)
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM rows WHERE state = ?", (state,)).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+def _insert_at_top(manifest: Path, path: Path) -> None:
+    header, *rest = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([header, str(path), *rest]) + "\n")
+
+
+async def test_a_row_inserted_at_the_top_does_not_make_submitted_rows_upload_again(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, 6)
+    paths = [str(tmp_path / "m" / f"f{i}.png") for i in range(6)]
+    async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=3, batch_linger=30)
+        report = tmp_path / "report.jsonl"
+        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 6)
+        before = {a.blob_path: a.asset_id for a in sb.state.all_assets()}
+        new = write_media(tmp_path, "m/new.png", 2_500)
+        _insert_at_top(manifest, new)
+        summary = await run_batch(manifest, settings)
+        direct = sb.state.requests["direct_upload"]
+        created = sb.state.created_submissions
+    assert summary.complete == 7
+    assert direct == 7  # only the new row was uploaded
+    assert created == 3  # the six were polled, not resubmitted
+    lines = read_report(tmp_path / "report.jsonl")
+    assert [line["row"] for line in lines] == list(range(1, 8))
+    assert [line["path"] for line in lines] == [str(new), *paths]
+    assert all(line["status"] == "complete" and line["error"] is None for line in lines)
+    assert {line["blobPath"]: line["assetId"] for line in lines[1:]} == before
+
+
+async def test_finished_lines_follow_their_file_to_its_new_row_number(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 2_000 + i))} for i in range(2)]
+    rows += [
+        {"path": str(write_media(tmp_path, f"m/flaky{i}.txt", 300, marker=b"MM-FLAKY "))}
+        for i in range(2)
+    ]
+    manifest = write_manifest(tmp_path, rows)
+    async with make_sandbox(SandboxConfig(processing_delay=0.3)) as sb:
+        settings = fast_settings(sb.base_url, tmp_path, batch_size=1, upload_workers=1)
+        report = settings.report_path
+        assert report is not None
+        await _run_until(
+            settings,
+            manifest,
+            lambda: report.exists() and len(report.read_text().splitlines()) >= 2,
+        )
+        before = {line["path"]: line for line in read_report(report)}
+        new = write_media(tmp_path, "m/new.png", 2_500)
+        _insert_at_top(manifest, new)
+        await run_batch(manifest, settings)
+        direct = sb.state.requests["direct_upload"]
+    after = {line["path"]: line for line in read_report(report)}
+    assert sorted(line["row"] for line in after.values()) == [1, 2, 3, 4, 5]
+    assert after[str(new)]["row"] == 1
+    for path, line in before.items():
+        assert after[path] == {**line, "row": line["row"] + 1}  # the same line, renumbered
+    assert direct == 5

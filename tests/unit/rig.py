@@ -47,6 +47,7 @@ class Rig:
         path = self.tmp_path / f"f{row}.png"
         path.write_bytes(data)
         job = RowJob(row=row, path_text=path.name, columns={}, path=path, size=len(data))
+        job.key = f"path:{path}"
         job.content_type, job.upload_method, job.upload_filename = "image/png", "direct", path.name
         answer = await self.ctx.client.direct_upload(path.name, "image/png", data, len(data))
         job.blob_path = answer.blob_path

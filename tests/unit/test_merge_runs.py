@@ -71,7 +71,9 @@ def test_a_journal_is_not_resumed_as_another_shard(tmp_path: Path) -> None:
     path = tmp_path / "r.journal.sqlite"
     journal = Journal(path)
     bind_journal(journal.store, Shard(index=0, count=2))
-    journal.rows.checked(RowJob(row=1, path_text="a.png", columns={}, size=1, mtime_ns=1))
+    journal.rows.checked(
+        RowJob(row=1, path_text="a.png", columns={}, key="path:/a.png", size=1, mtime_ns=1)
+    )
     journal.rows.commit()
     journal.close()
     journal = Journal(path)  # unfinished: a resume

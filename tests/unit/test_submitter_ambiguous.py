@@ -94,7 +94,7 @@ async def test_the_note_survives_a_crash_before_the_row_is_reported(tmp_path: Pa
         # The process dies here (rows "submitted", no line yet); the next run reads them back.
         again = Journal(tmp_path / "j.sqlite")
         try:
-            record = again.rows.get(1)
+            record = again.rows.get(f"path:{tmp_path / 'f1.png'}")
         finally:
             again.close()
     assert tickets and record is not None
@@ -107,7 +107,7 @@ async def test_the_note_survives_a_crash_before_the_row_is_reported(tmp_path: Pa
 def _state(tmp_path: Path, row: int) -> RowState | None:
     journal = Journal(tmp_path / "j.sqlite")
     try:
-        record = journal.rows.get(row)
+        record = journal.rows.get(f"path:{tmp_path / f'f{row}.png'}")
     finally:
         journal.close()
     return None if record is None else record.state

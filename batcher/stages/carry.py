@@ -1,0 +1,140 @@
+"""``--incremental``: what a sweep does with each row, given what the last sweeps found.
+
+* unchanged since it was last reviewed, with a result worth keeping: **carried** (its
+  earlier line, marked ``reusedFrom``; nothing sent);
+* changed: **changed**, reviewed again as the next version of the same asset;
+* never seen: **new**; ended in error or a retryable failure: **retried**;
+* reviewed more than ``--max-age`` days ago: **aged**, reviewed again as a new version;
+* on record but gone from the manifest: **removed** (counted, then forgotten when the sweep
+  completes, so the history follows the library).
+
+Deciding needs only a stat (and with ``--checksum`` a read of the file) and one indexed
+lookup per row: a night where nothing changed sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from batcher.outcome import ReportLine, RowOrigin
+from batcher.rows.manifest import ManifestRow
+from batcher.rows.rowset import FirstSeen
+from batcher.state.history import HistoryReader, HistoryRecord, SweepHistory
+
+
+class Decision(StrEnum):
+    NEW = "new"
+    CARRIED = "carried"
+    CHANGED = "changed"
+    RETRIED = "retried"
+    AGED = "aged"
+    RESUMED = "resumed"
+    """Finished earlier in this same sweep (an interrupted sweep resumed): replayed."""
+
+
+REVIEWED = (Decision.NEW, Decision.CHANGED, Decision.RETRIED, Decision.AGED)
+
+
+def sha256_file(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def decide(
+    hist: HistoryRecord | None,
+    size: int,
+    mtime_ns: int,
+    sha256: str | None,
+    *,
+    max_age_days: float | None,
+    now: datetime,
+) -> Decision:
+    if hist is None:
+        return Decision.NEW
+    if not hist.carry:
+        return Decision.RETRIED  # whether or not it changed: its last result is no answer
+    if sha256 is not None and hist.sha256 is not None:
+        same = hist.size == size and hist.sha256 == sha256
+    else:  # no checksum asked for, or none on record yet: size and mtime tell
+        same = (hist.size, hist.mtime_ns) == (size, mtime_ns)
+    if not same:
+        return Decision.CHANGED
+    if max_age_days is not None and now - hist.reviewed() > timedelta(days=max_age_days):
+        return Decision.AGED
+    return Decision.CARRIED
+
+
+def carried_line(hist: HistoryRecord, row: ManifestRow) -> ReportLine:
+    """The earlier result as it was, under this manifest's row number, path and columns."""
+    earlier = ReportLine.model_validate_json(hist.line)
+    line = earlier.model_copy(
+        update={
+            "row": row.row,
+            "path": row.path_text,
+            "columns": row.columns,
+            "reused_from": {"reviewedAt": hist.reviewed_at, "sweep": hist.sweep},
+        }
+    )
+    return line.with_origin(RowOrigin(hist.key, journal=False))
+
+
+class Sweep:
+    """One ``--incremental`` run's view of the history, and what it decided."""
+
+    def __init__(
+        self,
+        history: HistoryReader,
+        *,
+        max_age_days: float | None,
+        checksum: bool,
+        wall: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.history = history
+        self.max_age_days = max_age_days
+        self.checksum = checksum
+        self.now = (wall or (lambda: datetime.now(UTC)))()
+        self.keys = FirstSeen()
+        """Every identity met in the manifest (16 bytes each): what is *not* here was removed."""
+        self.counts: Counter[Decision] = Counter()
+        self.upload_bytes = 0
+        self.removed: list[str] | None = None
+
+    def decide(
+        self, key: str, size: int, mtime_ns: int, sha256: str | None
+    ) -> tuple[Decision, HistoryRecord | None]:
+        hist = self.history.get(key)
+        decision = decide(
+            hist, size, mtime_ns, sha256, max_age_days=self.max_age_days, now=self.now
+        )
+        return decision, hist
+
+    def finish(self) -> list[str]:
+        """After a complete sweep: the paths on record that the manifest no longer has;
+        they are forgotten."""
+        gone = self.gone()
+        if isinstance(self.history, SweepHistory):
+            self.history.forget(key for key, _ in gone)
+        self.removed = sorted(path for _, path in gone)
+        return self.removed
+
+    def gone(self) -> list[tuple[str, str]]:
+        """(key, path) on record but not met in the manifest (call once it is all read)."""
+        gone: list[tuple[str, str]] = []
+        for key, path in self.history.entries():
+            # first() also inserts a miss, harmless now that the manifest is read.
+            if self.keys.first(key, 0) == 0:
+                gone.append((key, path))
+        return gone
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {d.value: self.counts[d] for d in Decision}
+        if self.removed is not None:
+            out["removed"] = len(self.removed)
+            out["removedPaths"] = self.removed
+        return out

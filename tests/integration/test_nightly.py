@@ -1,0 +1,302 @@
+"""--incremental: nightly sweeps against the sandbox, night after night.
+
+Submissions hold one asset each here (``batch_size=1``): the API does not say how a
+``previousSubmissionId`` naming a submission of several assets maps to one of them (the
+sandbox takes its first asset's version group), so only a one-asset previous submission
+gives an unambiguous chain to assert.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from batcher import run_batch
+from batcher.cli.dryrun import dry_run
+from batcher.config import Settings
+from batcher.pipeline import journal_path_for
+from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
+from tests.integration.helpers import fast_settings, read_report
+from tests.media import write_manifest, write_media
+
+pytestmark = pytest.mark.anyio
+
+MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
+
+
+def _settings(sb: Sandbox, tmp_path: Path, **kw: Any) -> Settings:
+    values: dict[str, Any] = {"incremental": True, "key_column": "dam_id", "batch_size": 1}
+    values.update(kw)
+    return fast_settings(sb.base_url, tmp_path, **values)
+
+
+def _by_key(report: Path) -> dict[str, dict[str, Any]]:
+    return {line["columns"]["dam_id"]: line for line in read_report(report)}
+
+
+def _meta(report: Path, key: str) -> str:
+    db = sqlite3.connect(journal_path_for(report))
+    try:
+        return str(db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+    finally:
+        db.close()
+
+
+def _sql(report: Path, statement: str, *args: Any) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(journal_path_for(report))
+    try:
+        with db:
+            return list(db.execute(statement, args))
+    finally:
+        db.close()
+
+
+def _asset(state: SandboxState, blob_path: str) -> Any:
+    asset = state.find_asset_by_blob_path(blob_path)
+    assert asset is not None, blob_path
+    return asset
+
+
+def _carried(now: dict[str, Any], before: dict[str, Any], row: int, sweep: str) -> None:
+    """A carried line is the earlier one as it was, under its new row, plus reusedFrom."""
+    assert now["reusedFrom"]["sweep"] == sweep
+    assert datetime.fromisoformat(now["reusedFrom"]["reviewedAt"]) <= datetime.now(UTC)
+    same = {k: v for k, v in before.items() if k not in ("row", "path", "reusedFrom")}
+    assert {k: now[k] for k in same} == same
+    assert now["row"] == row
+
+
+def _library(tmp_path: Path) -> dict[str, Path]:
+    lib = {
+        "A": write_media(tmp_path, "lib/a.png", 2_000),
+        "B": write_media(tmp_path, "lib/b.png", 2_100),
+        "C": write_media(tmp_path, "lib/c.png", 2_200),
+        "D": write_media(tmp_path, "lib/d.txt", 300, marker=b"MM-BROKEN "),
+        "F": write_media(tmp_path, "lib/f.txt", 320, marker=b"MM-FLAKY "),
+        "M": write_media(tmp_path, "lib/m.png", 2_300),
+        "X": tmp_path / "lib" / "x.png",  # missing on the first night
+    }
+    return lib
+
+
+def _write(tmp_path: Path, lib: dict[str, Path]) -> Path:
+    rows = [{"path": str(p.relative_to(tmp_path)), "dam_id": k} for k, p in lib.items()]
+    return write_manifest(tmp_path, rows)
+
+
+async def test_three_nights_carry_version_retry_and_forget(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    lib = _library(tmp_path)
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        st = sb.state
+        # Night 1: F's retryable failure is left as it is (no E9), X is missing.
+        night1 = await run_batch(manifest, _settings(sb, tmp_path, poll=_no_e9()))
+        n1 = _by_key(report)
+        sweep1 = _meta(report, "run_id")
+        assert {k: line["status"] for k, line in n1.items()} == {
+            "A": "complete", "B": "complete", "C": "complete", "D": "failed", "F": "failed",
+            "M": "complete", "X": "error",
+        }  # fmt: skip
+        assert n1["F"]["error"]["retryable"] is True
+        assert n1["D"]["error"]["retryable"] is False
+        assert night1.sweep is not None and night1.sweep.removed == []
+        direct1, created1 = st.requests["direct_upload"], st.created_submissions
+        assert (direct1, created1) == (6, 6)
+
+        # Night 2: B changed, C removed, M moved (same bytes), X now exists, N new.
+        write_media(tmp_path, "lib/b.png", 2_150, seed="b, second edit")
+        lib["B"].touch()
+        removed = lib.pop("C")
+        moved = tmp_path / "lib" / "moved" / "m.png"
+        moved.parent.mkdir()
+        os.rename(lib["M"], moved)
+        lib["M"] = moved
+        write_media(tmp_path, "lib/x.png", 2_400)
+        lib["N"] = write_media(tmp_path, "lib/n.png", 2_500)
+        manifest = _write(tmp_path, lib)
+        night2 = await run_batch(manifest, _settings(sb, tmp_path))
+        n2 = _by_key(report)
+        sweep2 = _meta(report, "run_id")
+        direct2, created2 = st.requests["direct_upload"], st.created_submissions
+
+        # Night 3 (--fresh): A's result is past --max-age; everything else is carried.
+        month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat(timespec="seconds")
+        _sql(report, "UPDATE history SET reviewed_at = ? WHERE key = 'key:A'", month_ago)
+        night3 = await run_batch(manifest, _settings(sb, tmp_path, fresh=True, max_age_days=7))
+        n3 = _by_key(report)
+        direct3, created3 = st.requests["direct_upload"], st.created_submissions
+        history = _sql(report, "SELECT key FROM history ORDER BY key")
+        assets = {line["blobPath"]: _asset(st, line["blobPath"]) for line in n3.values()}
+        first = {k: _asset(st, n1[k]["blobPath"]) for k in ("A", "B", "F")}
+
+    # Night 2: only B (changed), F (retryable failure), X (error) and N (new) were sent.
+    assert (direct2 - direct1, created2 - created1) == (4, 4)
+    assert sorted(n2) == ["A", "B", "D", "F", "M", "N", "X"]
+    assert [n2[k]["row"] for k in lib] == list(range(1, 8))
+    for key in ("A", "D", "M"):
+        _carried(n2[key], n1[key], row=list(lib).index(key) + 1, sweep=sweep1)
+    assert n2["M"]["path"] == "lib/moved/m.png"
+    assert n2["D"]["status"] == "failed"  # the same bytes give the same answer
+    for key in ("B", "F"):  # the next version of the same asset
+        assert n2[key]["reusedFrom"] is None
+        assert n2[key]["status"] == "complete"
+        assert n2[key]["versionGroupId"] == n1[key]["versionGroupId"]
+        assert n2[key]["versionNumber"] == 2
+        assert n2[key]["submissionId"] != n1[key]["submissionId"]
+        assert n2[key]["blobPath"] != n1[key]["blobPath"]
+    for key in ("X", "N"):
+        assert n2[key]["status"] == "complete" and n2[key]["versionNumber"] == 1
+    assert night2.sweep is not None
+    assert night2.sweep.removed == [str(removed.relative_to(tmp_path))]
+    summary = night2.as_dict()["sweep"]
+    assert summary["removed"] == 1 and summary["removedPaths"] == ["lib/c.png"]
+    assert (summary["carried"], summary["changed"], summary["retried"], summary["new"]) == (
+        3, 1, 2, 1,
+    )  # fmt: skip
+    assert "removed since the last sweep: 1" in night2.render()
+
+    # Night 3: A reviewed again as version 2 of its chain; B carried from night 2.
+    assert (direct3 - direct2, created3 - created2) == (1, 1)
+    assert n3["A"]["versionNumber"] == 2 and n3["A"]["reusedFrom"] is None
+    assert n3["A"]["versionGroupId"] == n1["A"]["versionGroupId"]
+    _carried(n3["B"], n2["B"], row=2, sweep=sweep2)
+    _carried(n3["D"], n1["D"], row=3, sweep=sweep1)
+    assert night3.sweep is not None and night3.sweep.removed == []
+    assert [k for (k,) in history] == [f"key:{k}" for k in sorted(lib)]  # one per file
+
+    # The service's own records: each new version joined its predecessor's group.
+    for key in ("A", "B", "F"):
+        line = n3[key] if key == "A" else n2[key]
+        asset = assets.get(line["blobPath"]) or first[key]
+        assert asset.version_group_id == first[key].version_group_id
+        assert asset.version_number == 2
+
+
+def _no_e9() -> Any:
+    from batcher.config import PollSettings
+
+    return PollSettings(
+        initial=0.02, multiplier=1.5, max_interval=0.2, deadline=30, asset_retries=0
+    )
+
+
+def _journaled(report: Path, state: str) -> int:
+    path = journal_path_for(report)
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM rows WHERE state = ?", (state,)).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()
+
+
+async def test_a_crash_in_the_middle_of_night_two_resumes_without_sending_twice(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + i) for i in range(6)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.3)) as sb:
+        st = sb.state
+        await run_batch(manifest, _settings(sb, tmp_path))
+        n1 = _by_key(report)
+        for i in range(3):  # night 2 changes three files
+            write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
+        direct1, created1 = st.requests["direct_upload"], st.created_submissions
+        settings = _settings(sb, tmp_path, upload_workers=1)
+        async with anyio.create_task_group() as tg:  # cut once one version is submitted
+
+            async def night() -> None:
+                await run_batch(manifest, settings)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(night)
+            with anyio.fail_after(20):
+                while _journaled(report, "submitted") < 1:  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
+        cut = st.created_submissions - created1
+        resumed = await run_batch(manifest, settings)
+        n2 = _by_key(report)
+        direct2, created2 = st.requests["direct_upload"], st.created_submissions
+        versions = sorted((a.version_group_id, a.version_number) for a in st.all_assets())
+    assert 1 <= cut < 3  # really cut in the middle
+    # Each changed file reviewed once; an upload cut in flight may be sent once more.
+    assert created2 - created1 == 3
+    assert 3 <= direct2 - direct1 <= 3 + settings.upload_workers
+    assert st.duplicate_content_hashes() == []
+    for i in range(6):
+        line, before = n2[f"K{i}"], n1[f"K{i}"]
+        assert line["row"] == i + 1
+        if line["error"] is not None:
+            # The cut came with this row's E4 in flight: reported, never sent twice (as on
+            # any resume; see stages/submit.py). Its next sweep retries it.
+            assert line["error"]["code"] == "submission_unconfirmed" and i < 3
+            continue
+        assert line["status"] == "complete"
+        if i < 3:
+            assert line["versionNumber"] == 2 and line["reusedFrom"] is None
+            assert line["versionGroupId"] == before["versionGroupId"]
+        else:
+            assert line["reusedFrom"] is not None
+            assert line["submissionId"] == before["submissionId"]
+    groups = [g for g, _ in versions]
+    assert all(groups.count(before["versionGroupId"]) == (2 if i < 3 else 1)
+               for i, before in enumerate(n1.values()))  # fmt: skip
+    assert resumed.sweep is not None and resumed.sweep.removed == []
+
+
+async def test_dry_run_tells_the_plan_of_the_next_night(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    lib = _library(tmp_path)
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = _settings(sb, tmp_path)
+        await run_batch(manifest, settings)
+        requests = sum(sb.state.requests.values())
+        write_media(tmp_path, "lib/b.png", 2_150, seed="b, second edit")
+        lib.pop("C")
+        lib["N"] = write_media(tmp_path, "lib/n.png", 2_500)
+        manifest = _write(tmp_path, lib)
+        plan = dry_run(manifest, settings, journal=journal_path_for(report))
+        after = sum(sb.state.requests.values())
+    assert after == requests  # nothing sent
+    sweep = plan.as_dict()["sweep"]
+    # X is still missing: refused by pre-flight, not planned. F passed its E9 retry.
+    assert {k: sweep[k] for k in ("carried", "changed", "new", "retried", "aged")} == {
+        "carried": 4, "changed": 1, "new": 1, "retried": 0, "aged": 0,
+    }  # fmt: skip
+    assert sweep["removed"] == 1 and sweep["removedPaths"] == ["lib/c.png"]
+    assert sweep["uploadBytes"] == 2_150 + 2_500
+    assert "unchanged (carried)" in plan.render()
+
+
+async def test_two_rows_with_one_key_are_refused_once(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    a = write_media(tmp_path, "lib/a.png", 2_000)
+    b = write_media(tmp_path, "lib/b.png", 2_100)
+    rows = [{"path": str(a), "dam_id": "K"}, {"path": str(b), "dam_id": "K"}]
+    rows.append({"path": str(b), "dam_id": "L"})
+    manifest = write_manifest(tmp_path, rows)
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        await run_batch(manifest, _settings(sb, tmp_path))
+    lines = read_report(tmp_path / "report.jsonl")
+    assert [line["status"] for line in lines] == ["complete", "error", "complete"]
+    assert lines[1]["error"]["code"] == "duplicate_key"
