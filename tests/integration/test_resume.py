@@ -68,7 +68,10 @@ async def test_resume_polls_submitted_rows_instead_of_resubmitting(
     manifest = _manifest(tmp_path, 6)
     async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_size=3, batch_linger=30)
-        await _run_until(settings, manifest, lambda: sb.state.created_submissions >= 2)
+        report = tmp_path / "report.jsonl"
+        # Cut once the client has journaled both creates (the sandbox counting them is
+        # earlier: a cut between the two is the ambiguous create, another test's subject).
+        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 6)
         created = sb.state.created_submissions
         summary = await run_batch(manifest, settings)
         state = sb.state
@@ -134,8 +137,10 @@ async def test_a_changed_file_is_uploaded_again(make_sandbox: MakeSandbox, tmp_p
     manifest = _manifest(tmp_path, 2)
     async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_linger=30)
-        # Both uploaded and submitted (an upload cut in flight would rightly be redone).
-        await _run_until(settings, manifest, lambda: sb.state.created_submissions >= 1)
+        # Both uploaded and submitted (an upload cut in flight would rightly be redone), as
+        # the client's journal says: the sandbox's count comes before the client knows.
+        report = tmp_path / "report.jsonl"
+        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 2)
         target = tmp_path / "m" / "f0.png"
         target.write_bytes(target.read_bytes() + b"changed")
         os.utime(target, ns=(1, 1))
