@@ -4,6 +4,8 @@ Blob); stages only look at the class and its flags, never at HTTP statuses.
 
     BatcherError
     ├── UsageError                  exit 2: bad options, configuration or manifest
+    ├── Interrupted                 the run stopped before the end; a re-run resumes it
+    │   └── ThrottledTooLong        a Retry-After longer than the run may wait
     ├── FatalApiError               exit 3: the service refuses the whole run
     │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
     │   └── PlanError               402 (plan lacks the Integrations API)
@@ -55,6 +57,18 @@ class ReportUnreadable(UsageError):
 
 class Interrupted(BatcherError):
     code = "interrupted"
+
+
+class ThrottledTooLong(Interrupted):
+    """A bucket was shut (``Retry-After``) for longer than ``--max-throttle-wait``: the
+    run stops like an interruption, and a re-run after ``until`` finishes it."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, bucket: str, until: str) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.until = until
 
 
 class FatalApiError(BatcherError):

@@ -31,12 +31,20 @@ from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
+from batcher.api.probe import check_service
+from batcher.errors import (
+    BatcherError,
+    FatalApiError,
+    Interrupted,
+    ReportWriteError,
+    ThrottledTooLong,
+    UsageError,
+)
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.ratelimit import RateGates
+from batcher.pacing import Pacer
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Shutdown
@@ -58,7 +66,7 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError):
+    if isinstance(exc, FatalApiError | UsageError | ThrottledTooLong):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -190,13 +198,18 @@ async def run_batch(
             shutdown = Shutdown(settings.shutdown_grace, clock)
             ctx.stopping = shutdown.requested
             try:
+                # Before the first upload: a wrong URL or key fails in seconds, not row by row.
+                await check_service(ctx.client, settings.base_url, clock)
                 watch = Watch(shutdown, handle_signals, view, manifest)
                 await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
+                if isinstance(fatal, ThrottledTooLong):  # stopped, like an interruption
+                    unfinished = _rows(manifest, only_rows)
+                    _report_unfinished(writer, unfinished, fatal.code, fatal.message)
+                elif not isinstance(fatal, ReportWriteError):  # else nowhere to write
                     message = f"run aborted: {fatal.message}"
                     _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
                 raise fatal from None
@@ -243,12 +256,15 @@ async def _context(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
         api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
+        pacer = Pacer(clock, max_wait=settings.max_throttle_wait, caps=dict(settings.max_rate))
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
-            gates=RateGates(clock),
+            gates=pacer,
             retrier=retrier,
             timeout=settings.request_timeout,
+            clock=clock,
+            max_throttle_wait=settings.max_throttle_wait,
         )
         blob = transports.blob if transports else AiohttpTransport(session)
         uploader = BlobUploader.from_transport(
@@ -257,6 +273,7 @@ async def _context(
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
+        ctx.pacing = pacer
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
 

@@ -1,54 +1,8 @@
-"""One gate per API rate-limit bucket.
+"""The rate-limit bucket names; pacing itself lives in ``batcher.pacing``.
 
-A 429 closes only its own bucket until ``Retry-After`` has passed; every request of that
-bucket waits at the gate first, so none is sent into a throttled bucket early. Other buckets
-keep flowing (polling goes on while uploads are throttled).
-"""
+``RateGates`` is the old name of ``Pacer``, kept so existing callers keep working."""
 
-from __future__ import annotations
+from batcher.pacing.gate import BUCKETS, DEFAULT_RETRY_AFTER, Bucket
+from batcher.pacing.pacer import Pacer as RateGates
 
-import logging
-from dataclasses import dataclass, field
-from typing import Literal
-
-from batcher.clock import Clock, RealClock
-from batcher.logs import event
-
-Bucket = Literal["upload", "submission_write", "submission_read"]
-BUCKETS: tuple[Bucket, ...] = ("upload", "submission_write", "submission_read")
-
-# Without a Retry-After header (the docs say it is always sent) wait this long.
-DEFAULT_RETRY_AFTER = 5.0
-
-
-@dataclass
-class Gate:
-    clock: Clock
-    closed_until: float = 0.0
-    closings: int = 0
-
-    def close_for(self, seconds: float | None) -> None:
-        wait = DEFAULT_RETRY_AFTER if seconds is None else seconds
-        self.closed_until = max(self.closed_until, self.clock.now() + wait)
-        self.closings += 1
-        event(logging.WARNING, "throttled", retryAfter=wait)
-
-    async def wait_open(self) -> None:
-        # Re-check after each sleep: another 429 may have pushed the reopening further out.
-        while (remaining := self.closed_until - self.clock.now()) > 0:
-            await self.clock.sleep(remaining)
-
-
-@dataclass
-class RateGates:
-    clock: Clock = field(default_factory=RealClock)
-    gates: dict[Bucket, Gate] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.gates = {bucket: Gate(self.clock) for bucket in BUCKETS}
-
-    def __getitem__(self, bucket: Bucket) -> Gate:
-        return self.gates[bucket]
-
-    def statistics(self) -> dict[str, int]:
-        return {bucket: gate.closings for bucket, gate in self.gates.items()}
+__all__ = ["BUCKETS", "DEFAULT_RETRY_AFTER", "Bucket", "RateGates"]

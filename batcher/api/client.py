@@ -4,6 +4,11 @@ Every call waits at its rate-limit bucket's gate, goes through an ``ApiTransport
 aiohttp one, or a fake in tests), has its status mapped by ``errors_map``, its answer
 validated by the pydantic models, and (where it is safe) is retried by the injected
 ``Retrier``.
+
+A 429 is the service pacing us, not a fault: it is handled here, below the Retrier, and never
+spends one of its attempts. The gate shuts the bucket for ``Retry-After`` and lowers its rate;
+the same request then waits at the gate and goes again. Only the time is bounded: a request
+throttled for longer than ``max_throttle_wait`` in all stops the run (``ThrottledTooLong``).
 """
 
 from __future__ import annotations
@@ -25,9 +30,17 @@ from batcher.api.models import (
     UploadUrlRequest,
     UploadUrlResponse,
 )
-from batcher.api.transport import ApiRequest, ApiTransport, FileUpload
-from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
-from batcher.ratelimit import Bucket, RateGates
+from batcher.api.transport import ApiRequest, ApiResponse, ApiTransport, FileUpload
+from batcher.clock import Clock, RealClock
+from batcher.errors import (
+    ApiError,
+    BatcherError,
+    RateLimitedError,
+    ThrottledTooLong,
+    TransportError,
+)
+from batcher.pacing import Bucket, RequestGate
+from batcher.pacing.pacer import clock_time
 from batcher.retry import Retrier
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,6 +53,7 @@ BUCKET_OF: dict[str, Bucket] = {
     "retry_asset": "submission_write",
     "get_submission": "submission_read",
     "get_asset": "submission_read",
+    "probe": "submission_read",
 }
 
 
@@ -49,15 +63,19 @@ class MediaMagicClient:
         transport: ApiTransport,
         *,
         api_key: SecretStr,
-        gates: RateGates,
+        gates: RequestGate,
         retrier: Retrier,
         timeout: float = 60.0,
+        clock: Clock | None = None,
+        max_throttle_wait: float = 300.0,
     ) -> None:
         self._transport = transport
         self._key = api_key
         self._gates = gates
         self._retrier = retrier
         self._timeout = timeout
+        self._clock: Clock = clock if clock is not None else RealClock()
+        self._max_throttle_wait = max_throttle_wait
         self.requests: Counter[str] = Counter()
         """Requests sent, per bucket."""
         self.throttled: Counter[str] = Counter()
@@ -126,20 +144,46 @@ class MediaMagicClient:
         request = ApiRequest("POST", path, "retry_asset", self._timeout)
         return await self._retrier.call(lambda: self._call(request, SubmissionCreated, {200, 202}))
 
+    async def probe(self, submission_id: str) -> ApiResponse:
+        """One E5 for a submission that cannot exist, sent once (no Retrier): the caller
+        (``api/probe.py``) reads the raw answer. Transport failures are raised."""
+        request = ApiRequest("GET", f"/submissions/{submission_id}", "probe", self._timeout)
+        return await self._send(request)
+
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
+    async def _send(self, request: ApiRequest) -> ApiResponse:
+        """Send once past the gate; a 429 shuts the bucket and the request waits and goes
+        again (bounded by time, not by attempts)."""
         bucket = BUCKET_OF[request.endpoint]
-        await self._gates[bucket].wait_open()
-        self.requests[bucket] += 1
-        response = await self._transport.send(request, key=self._key)
+        first_429: float | None = None
+        while True:
+            await self._gates.acquire(bucket)
+            self.requests[bucket] += 1
+            response = await self._transport.send(request, key=self._key)
+            if response.status != 429:
+                self._gates.on_success(bucket)
+                return response
+            error = error_for_status(response.status, response.text, dict(response.headers))
+            assert isinstance(error, RateLimitedError)
+            self.throttled[bucket] += 1
+            self._gates.on_throttled(bucket, error.retry_after)
+            now = self._clock.now()
+            first_429 = now if first_429 is None else first_429
+            if now - first_429 > self._max_throttle_wait:
+                raise ThrottledTooLong(
+                    f"{request.method} {request.path} was throttled for {now - first_429:.0f} s "
+                    f"(more than --max-throttle-wait {self._max_throttle_wait:g} s); re-run the "
+                    "same command later to finish",
+                    bucket=bucket,
+                    until=clock_time(self._clock, now),
+                )
+
+    async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
+        response = await self._send(request)
         what = f"{request.method} {request.path}"
         if response.status not in ok:
-            error = error_for_status(response.status, response.text, dict(response.headers))
-            if isinstance(error, RateLimitedError):
-                self.throttled[bucket] += 1
-                self._gates[bucket].close_for(error.retry_after)
-            raise error
+            raise error_for_status(response.status, response.text, dict(response.headers))
         try:
             return model.model_validate_json(response.text)
         except ValidationError as exc:

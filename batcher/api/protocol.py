@@ -10,6 +10,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Protocol
 
+from batcher.api.transport import ApiResponse
+
 from batcher.api.models import (
     AssetRef,
     AssetResult,
@@ -41,3 +43,7 @@ class MediaMagicApi(Protocol):
     async def get_asset(self, submission_id: str, asset_id: str) -> AssetResult: ...
 
     async def retry_asset(self, submission_id: str, asset_id: str) -> SubmissionCreated: ...
+
+    async def probe(self, submission_id: str) -> ApiResponse:
+        """One unretried E5 for the pre-flight connectivity check (``api/probe.py``)."""
+        ...

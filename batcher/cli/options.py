@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import UsageError
+from batcher.pacing import parse_rate_caps
 
 ENV_PREFIX = "BATCHER_"
 
@@ -84,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--asset-retries", "E9 retries of a failed retryable asset", type=int, fallback=2)
     opt("--request-timeout", "seconds per API request", type=float, fallback=60.0)
     opt("--retries", "attempts per request for retryable errors", type=int, fallback=6)
+    opt(
+        "--max-throttle-wait",
+        "longest Retry-After (s) waited out; a longer one stops the run to re-run later",
+        type=float,
+        fallback=300.0,
+    )
+    opt(
+        "--max-rate",
+        "your ceiling per rate-limit bucket, requests/s, e.g. upload=20,submission_read=5 "
+        "(a key shared with other tools)",
+        fallback=None,
+    )
     opt(
         "--rerun",
         "blob naming on re-runs: fresh (review again) or skip (already submitted "
@@ -165,6 +178,8 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         batch_linger=float(args.batch_linger),
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
+        max_throttle_wait=float(args.max_throttle_wait),
+        max_rate=parse_rate_caps(args.max_rate),
         rerun=args.rerun,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),
