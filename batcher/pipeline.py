@@ -24,6 +24,7 @@ import aiohttp
 import anyio
 
 from batcher.api.client import MediaMagicClient
+from batcher.api.probe import check_service
 from batcher.api.transport import AiohttpApiTransport, ApiTransport
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.transport import AiohttpTransport, BlobTransport
@@ -31,7 +32,6 @@ from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.api.probe import check_service
 from batcher.errors import (
     BatcherError,
     FatalApiError,
@@ -42,9 +42,9 @@ from batcher.errors import (
 )
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.pacing import Pacer
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.pacing import Pacer
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.shutdown import Shutdown

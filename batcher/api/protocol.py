@@ -10,8 +10,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Protocol
 
-from batcher.api.transport import ApiResponse
-
 from batcher.api.models import (
     AssetRef,
     AssetResult,
@@ -20,6 +18,7 @@ from batcher.api.models import (
     SubmissionStatus,
     UploadUrlResponse,
 )
+from batcher.api.transport import ApiResponse
 
 
 class MediaMagicApi(Protocol):

@@ -2,17 +2,19 @@
 every request of the bucket takes from, and the ``Retry-After`` window.
 
 The service publishes no limits and sends no ``X-RateLimit-*`` headers, so the only signal is
-the 429 itself. The rule, in the spirit of TCP's AIMD with a remembered edge:
+the 429 itself. The rule (AIMD with a remembered edge, searched by bisection):
 
-* Until the first 429 the bucket is not paced at all (no limit binds: no slowdown).
-* A 429 shuts the bucket until ``Retry-After`` has passed and lowers the rate: to
-  ``target`` x the rate that was refused (or, if unpaced, x the rate actually accepted
-  over the last second); a 429 at a rate that had held is met with ``decrease`` instead.
-  Answers to requests already in flight when the bucket shut do not lower it again.
-* While demand exceeds the rate, the rate is raised by a probe step every ``probe_gap``
-  seconds without a 429; steps double while they succeed (so a limit raised mid-run is
-  found in a few steps). A probe that meets a 429 falls back to the last rate that held
-  and doubles the wait before the next probe, so 429s become rare once settled.
+* Until the first 429 the bucket is not paced at all (no limit binds: no slowdown). That
+  429 sets the rate to ``target`` x the rate accepted over the last second.
+* Every 429 shuts the bucket until ``Retry-After`` has passed (never a request early);
+  answers to requests already in flight when it shut change nothing more.
+* While demand exceeds the rate, every ``probe_gap`` seconds without a 429 the rate steps
+  up: by a step that doubles while steps succeed, but never past half-way to (and
+  ``target`` x) the lowest rate refused so far, ``bad``. A refused probe goes back to the
+  last rate that held and remembers the refused one; so the rate settles just under the
+  limit in a few steps, and 429s stop. Settled, ``bad`` is raised by a step now and then,
+  so a limit raised mid-run is found again.
+* A 429 at a rate that had held means the limit went down: multiplicative ``decrease``.
 * A reopened bucket lets requests out one by one at the rate, never all at once.
 """
 
@@ -24,17 +26,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class PacingPolicy:
-    target: float = 0.9
-    """Settle at this share of a rate the service refused."""
+    target: float = 0.95
+    """Never step past this share of the lowest rate refused so far."""
     decrease: float = 0.6
     """Share kept when a rate that had held is refused (the limit itself went down)."""
-    probe_step: float = 0.05
-    """First upward step after a settle; doubles while steps succeed (up to 100 %)."""
+    probe_step: float = 0.1
+    """First upward step; doubles while steps succeed (up to 100 %)."""
     first_probe_gap: float = 2.0
-    """Seconds between probes while the rate is still only an estimate (no paced 429 yet)."""
-    probe_gap: float = 10.0
-    max_probe_gap: float = 300.0
+    probe_gap: float = 5.0
+    max_probe_gap: float = 60.0
     min_rate: float = 0.2
+    recheck: float = 5.0
+    """A 429 this soon after reopening, with no probe since, means far over the limit."""
     estimate_window: float = 1.0
     """The unpaced phase's accepted rate is measured over this many seconds."""
 
@@ -61,11 +64,12 @@ class BucketPacer:
     requests: int = 0
     throttles: int = 0
     _good: float | None = None
+    _bad: float | None = None
+    _reopened: float = 0.0
     _step: float = 0.0
     _gap: float = 0.0
     _last_probe: float = 0.0
     _probing: bool = False
-    _estimated: bool = False
     _accepted: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
@@ -95,16 +99,29 @@ class BucketPacer:
         self.requests += 1
 
     def saturated(self, now: float) -> None:
-        """A request had to wait for its slot: demand exceeds the pace. Probe upward when
-        the rate has held long enough."""
+        """A request had to wait for its slot: demand exceeds the pace. Step up when the
+        rate has held for ``probe_gap``."""
         if self.rate is None or now - self._last_probe < self._gap:
             return
         if self.cap is not None and self.rate >= self.cap:
             return  # the user's ceiling binds, not the service's
-        self._good = self.rate
-        self.rate *= 1.0 + self._step
-        self._step = min(1.0, self._step * 2)
+        p = self.policy
         self._last_probe = now
+        if self._probing:  # the last step held: steps grow, probes come sooner
+            self._step = min(1.0, self._step * 2)
+            self._gap = p.first_probe_gap if self._bad is None else max(p.probe_gap, self._gap / 2)
+        nxt = self.rate * (1.0 + self._step)
+        if self._bad is not None:
+            nxt = min(nxt, (self.rate + self._bad) / 2, self._bad * p.target)
+        if nxt <= self.rate * 1.01:
+            # Settled just under the edge. The limit may have been raised since: let the
+            # edge age upward, and look again later.
+            if self._bad is not None:
+                self._bad *= 1.0 + p.probe_step
+            self._probing = False
+            return
+        self._good = self.rate
+        self.rate = nxt
         self._probing = True
 
     def accepted(self, now: float) -> None:
@@ -128,24 +145,28 @@ class BucketPacer:
             window = p.estimate_window
             recent = sum(1 for t in self._accepted if t >= now - window)
             self.rate = max(p.min_rate, p.target * max(1, recent) / window)
-            self._estimated = True
             self._gap = p.first_probe_gap
-        elif self._probing:
-            # The probe found the edge: back to the last rate that held (at most target x
-            # the refused one), and wait longer before the next probe.
-            failed = self.rate * p.target
-            self.rate = max(p.min_rate, failed if self._good is None else min(self._good, failed))
-            self._gap = p.probe_gap if self._estimated else min(p.max_probe_gap, self._gap * 2)
-            self._estimated = False
         else:
-            self.rate = max(p.min_rate, self.rate * p.decrease)
-            self._good = None
-            self._gap = p.probe_gap
-            self._estimated = False
+            failed = self.rate
+            # Refused again within moments of reopening, no probe since: far over the limit.
+            soon = 0 < now - self._reopened < p.recheck
+            below = self._bad is not None and failed < 0.9 * self._bad
+            dropped = not self._probing and (soon or below)
+            if dropped:  # refused well under an edge that used to hold: the limit went down
+                self.rate = max(p.min_rate, failed * p.decrease)
+                self._gap = p.probe_gap
+            else:
+                # At or past the edge (a burst allowance may have hidden it for a while):
+                # back under the refused rate, and probe ever more rarely there; that is
+                # what makes 429s stop.
+                self.rate = max(p.min_rate, min(self._good or failed, failed * 0.9))
+                self._gap = min(p.max_probe_gap, self._gap * 2)
+            self._bad = failed if dropped or self._bad is None else min(self._bad, failed)
         self._accepted.clear()
+        self._good = None
         self._step = p.probe_step
         self._probing = False
-        self._last_probe = self.closed_until
+        self._last_probe = self._reopened = self.closed_until
         return True
 
     def stats(self) -> BucketStats:

@@ -22,9 +22,11 @@ def parse_rate_caps(specs: list[str] | str | None) -> dict[str, float]:
     """``["upload=20", "submission_read=5"]`` or ``"upload=20,submission_read=5"``."""
     if not specs:
         return {}
-    items = specs.split(",") if isinstance(specs, str) else [
-        part for spec in specs for part in spec.split(",")
-    ]
+    items = (
+        specs.split(",")
+        if isinstance(specs, str)
+        else [part for spec in specs for part in spec.split(",")]
+    )
     caps: dict[str, float] = {}
     for item in (i.strip() for i in items):
         if not item:
