@@ -228,7 +228,27 @@ async def run_batch(
         wall_seconds=clock.now() - started,
         counters=ctx.counters,
         throttled=dict(ctx.client.throttled),
+        pacing=_pacing_figures(ctx),
     )
+
+
+def _pacing_figures(ctx: RunContext) -> dict[str, dict[str, object]]:
+    """The learned rate of each bucket, for the summary and the log file."""
+    if ctx.pacing is None:
+        return {}
+    figures: dict[str, dict[str, object]] = {}
+    for bucket, st in ctx.pacing.statistics().items():
+        rate = st.rate if st.cap is None or st.rate is not None else st.cap
+        if st.rate is not None and st.cap is not None:
+            rate = min(st.rate, st.cap)
+        figures[bucket] = {
+            "requests": st.requests,
+            "throttles": st.throttles,
+            "rate": None if rate is None else round(rate, 2),
+            "cap": st.cap,
+        }
+        event(logging.INFO, "pacing", bucket=bucket, **figures[bucket])
+    return figures
 
 
 @asynccontextmanager

@@ -25,6 +25,8 @@ class RunSummary:
     counters: RunCounters
     throttled: dict[str, int]
     wall_seconds: float
+    pacing: dict[str, dict[str, Any]] | None = None
+    """Per bucket: requests, 429s met, the learned rate (None: never throttled)."""
 
     @classmethod
     def build(
@@ -35,9 +37,10 @@ class RunSummary:
         wall_seconds: float,
         counters: RunCounters,
         throttled: dict[str, int],
+        pacing: dict[str, dict[str, Any]] | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
-        return cls(report, counters, throttled, wall_seconds)
+        return cls(report, counters, throttled, wall_seconds, pacing)
 
     @property
     def rows(self) -> int:
@@ -88,12 +91,29 @@ class RunSummary:
             "retries": c.retries,
             "assetRetries": c.asset_retries,
             "throttled": {k: v for k, v in self.throttled.items() if v},
+            "pacing": self.pacing or {},
             "exitCode": self.exit_code,
         }
 
     def as_dict(self) -> dict[str, Any]:
         """``--summary-json``: the report summary and the run's own figures."""
         return {**self.report.as_dict(), "run": self.run_dict()}
+
+    def pacing_lines(self) -> list[str]:
+        """"upload bucket: settled at 24.3 req/s, 2 throttles" for every bucket that met a
+        429 or was capped."""
+        lines = []
+        for bucket, p in (self.pacing or {}).items():
+            rate = p.get("rate")
+            if rate is None:
+                continue
+            throttles = int(p.get("throttles", 0))
+            how = "capped at" if p.get("cap") is not None and not throttles else "settled at"
+            lines.append(
+                f"  {bucket} bucket: {how} {rate:.1f} req/s, {throttles} throttle"
+                + ("" if throttles == 1 else "s")
+            )
+        return lines
 
     def render(self) -> str:
         c = self.counters
@@ -107,5 +127,6 @@ class RunSummary:
             f"  requests        {c.submissions_created:,} submissions, {c.polls:,} polls",
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
+            *self.pacing_lines(),
         ]
         return self.report.render_text() + "\n" + "\n".join(run)

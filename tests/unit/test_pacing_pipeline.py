@@ -168,3 +168,27 @@ async def test_a_stop_during_a_long_throttle_wait_ends_the_run_promptly(tmp_path
     assert clock.now() - stopped_at[0] <= 10.5
     assert fake.violations == []
     assert len(_report(tmp_path)) == 3
+
+
+async def test_an_asset_whose_status_tells_the_whole_result_costs_no_result_fetch(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    fake = FakeMediaMagic(clock, processing_seconds=1.0)
+    manifest = _manifest(tmp_path, [10 + i for i in range(12)])
+    async with clock.autojump():
+        await run_batch(
+            manifest, _settings(tmp_path), clock=clock, transports=Transports(fake, fake.blob)
+        )
+    lines = _report(tmp_path)
+    assert [line["status"] for line in lines] == ["complete"] * 12
+    clean = [line for line in lines if line["issueCount"] == 0]
+    assert clean and len(clean) < 12  # both kinds present
+    assert fake.requests["get_asset"] == 12 - len(clean)
+    # The line built from E5 is the one E6 would have given.
+    fake_e6 = {a.asset_id: a for a in fake.submitted_assets()}
+    for line in clean:
+        asset = fake_e6[str(line["assetId"])]
+        assert line["issues"] == []
+        assert line["versionNumber"] == asset.version_number
+        assert line["versionGroupId"] == asset.version_group_id
