@@ -100,7 +100,7 @@ class RunSummary:
         return {**self.report.as_dict(), "run": self.run_dict()}
 
     def pacing_lines(self) -> list[str]:
-        """"upload bucket: settled at 24.3 req/s, 2 throttles" for every bucket that met a
+        """ "upload bucket: settled at 24.3 req/s, 2 throttles" for every bucket that met a
         429 or was capped."""
         lines = []
         for bucket, p in (self.pacing or {}).items():
