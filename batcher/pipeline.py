@@ -117,6 +117,9 @@ async def _run_watched(
                         stop_prescan,
                     )
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
+                # Before the first upload (and under Ctrl-C): a wrong URL or key fails in
+                # seconds, not row by row.
+                await check_service(ctx.client, ctx.settings.base_url, ctx.clock)
                 await _run_stages(ctx, rows, writer)
             outer.cancel_scope.cancel()
     finally:
@@ -198,8 +201,6 @@ async def run_batch(
             shutdown = Shutdown(settings.shutdown_grace, clock)
             ctx.stopping = shutdown.requested
             try:
-                # Before the first upload: a wrong URL or key fails in seconds, not row by row.
-                await check_service(ctx.client, settings.base_url, clock)
                 watch = Watch(shutdown, handle_signals, view, manifest)
                 await _run_watched(ctx, rows, writer, watch)
             except BaseException as exc:
