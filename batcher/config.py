@@ -133,6 +133,10 @@ class Settings(BaseModel):
     retry_attempts: int = Field(6, ge=1)
     retry_budget: float = Field(300.0, gt=0)
     retry_initial_wait: float = Field(0.5, ge=0)
+    max_throttle_wait: float = Field(300.0, gt=0)
+    """Longest Retry-After waited out; a longer one stops the run (re-run to finish)."""
+    max_rate: dict[str, float] = Field(default_factory=dict)
+    """User ceiling per rate-limit bucket, requests/s (a key shared with other tools)."""
 
     journal_path: Path | None = None
     """Default: next to the report, ``<report>.journal.sqlite``."""
@@ -172,6 +176,17 @@ class Settings(BaseModel):
                 codecs.lookup(value)
             except LookupError:
                 raise ValueError(f"unknown encoding {value!r}") from None
+        return value
+
+    @field_validator("max_rate")
+    @classmethod
+    def _known_buckets(cls, value: dict[str, float]) -> dict[str, float]:
+        buckets = ("upload", "submission_write", "submission_read")
+        for bucket, rate in value.items():
+            if bucket not in buckets:
+                raise ValueError(f"unknown bucket {bucket!r}; buckets: {', '.join(buckets)}")
+            if not rate > 0:
+                raise ValueError(f"{bucket}: the rate must be above 0")
         return value
 
     @field_validator("base_url")

@@ -12,6 +12,7 @@ from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobUploader
 from batcher.clock import Clock
 from batcher.config import Settings
+from batcher.pacing import Pacer
 from batcher.state.journal import Journal
 
 
@@ -51,3 +52,5 @@ class RunContext:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     """Set on Ctrl-C / SIGTERM: stages take no new work (``shutdown.py``)."""
     counters: RunCounters = field(default_factory=RunCounters)
+    pacing: Pacer | None = None
+    """The rate-limit gate; ``pacing.closed_line()`` says which buckets are shut until when."""

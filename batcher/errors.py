@@ -1,20 +1,31 @@
-"""The exception tree. Every foreign failure is translated into one of these once, at the
-boundary (``batcher.api.errors_map`` for the API, ``batcher.blob.errors`` for Azure
-Blob); stages only look at the class and its flags, never at HTTP statuses.
+"""The exception tree, the only one batcher raises on purpose.
+
+Foreign failures are translated once, at a boundary: ``batcher.http_errors`` turns aiohttp's
+and the socket layer's exceptions into ``TransportError`` for every host; the status of an
+answer is mapped per service (``batcher.api.errors_map`` for the API, ``batcher.blob.errors``
+for Azure Blob); local writes go through ``batcher.localio``. Stages only look at the class
+and its flags, never at HTTP statuses or ``code`` strings.
 
     BatcherError
     ├── UsageError                  exit 2: bad options, configuration or manifest
+    │   ├── ReportWriteError        the report cannot be written (the run stops)
+    │   └── ReportUnreadable        ``batcher report``/``retry``: the report cannot be read
     ├── DiskFullError               exit 74: a local write failed (no room, I/O error)
+    ├── Interrupted                 exit 130: Ctrl-C / SIGTERM; the next run resumes
+    │   └── ThrottledTooLong        a Retry-After longer than --max-throttle-wait
     ├── FatalApiError               exit 3: the service refuses the whole run
     │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
     │   └── PlanError               402 (plan lacks the Integrations API)
     └── RowError                    one row fails; becomes data in the report
         ├── InputError              pre-flight: missing file, bad type, over a cap ...
         ├── ApiError                the API answered with an error status
-        │   ├── RateLimitedError    429 (retryable, carries Retry-After)
+        │   ├── ConflictError       409 (asset not retryable, retry already running ...)
+        │   │   └── AlreadySubmittedError   409 "Asset already submitted"
+        │   ├── RateLimitedError    429 (carries Retry-After; slows the run, fails no row)
         │   └── ServerError         500 / 502 (retryable)
         ├── BlobError               Azure Blob (or the sandbox's blob host) answered an error
-        ├── TransportError          connection refused / reset, DNS, TLS (retryable)
+        │   └── BlobMd5MismatchError    the body was damaged on the way (resent once)
+        ├── TransportError          connection refused / reset, DNS, TLS, cut answers
         │   └── RequestTimeoutError no answer within the per-request timeout
         ├── FileChangedError        the file changed while it was being uploaded
         └── DeadlineError           a row's time budget ran out (e.g. polling deadline)
@@ -69,6 +80,18 @@ class DiskFullError(BatcherError):
     def __init__(self, message: str, *, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ThrottledTooLong(Interrupted):
+    """A bucket was shut (``Retry-After``) for longer than ``--max-throttle-wait``: the
+    run stops like an interruption, and a re-run after ``until`` finishes it."""
+
+    code = "throttled"
+
+    def __init__(self, message: str, *, bucket: str, until: str) -> None:
+        super().__init__(message)
+        self.bucket = bucket
+        self.until = until
 
 
 class FatalApiError(BatcherError):

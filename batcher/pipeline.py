@@ -24,6 +24,7 @@ import aiohttp
 import anyio
 
 from batcher.api.client import MediaMagicClient
+from batcher.api.probe import check_service
 from batcher.api.transport import AiohttpApiTransport, ApiTransport
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.transport import AiohttpTransport, BlobTransport
@@ -38,19 +39,21 @@ from batcher.errors import (
     FatalApiError,
     Interrupted,
     ReportWriteError,
+    ThrottledTooLong,
     UsageError,
 )
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
+from batcher.pacing import Pacer
 from batcher.progress.announce import announce_resume, notice, on_stop
 from batcher.progress.fanout import LineFanout, RowCallback
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
 from batcher.progress.notices import unfinished_text
-from batcher.ratelimit import RateGates, RequestGates
 from batcher.redact import Redactor
 from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
+from batcher.scale.gates import SharedGates
 from batcher.scale.shard import bind_journal
 from batcher.shutdown import Shutdown
 from batcher.stages.carry import Sweep
@@ -73,7 +76,7 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError | DiskFullError):
+    if isinstance(exc, FatalApiError | UsageError | DiskFullError | ThrottledTooLong):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -134,6 +137,9 @@ async def _run_watched(
                     )
                 if watch.view is not None:
                     outer.start_soon(progress_loop, ctx, writer.tally, watch.view, totals, started)
+                # Before the first upload (and under Ctrl-C): a wrong URL or key fails in
+                # seconds, not row by row.
+                await check_service(ctx.client, ctx.settings.base_url, ctx.clock)
                 await _run_stages(ctx, rows, writer, sweep)
             outer.cancel_scope.cancel()
     finally:
@@ -199,7 +205,7 @@ async def run_batch(
     view: ProgressView | None = None,
     only_rows: frozenset[int] | None = None,
     transports: Transports | None = None,
-    gates: RequestGates | None = None,
+    gates: SharedGates | None = None,
     on_row: RowCallback | None = None,
 ) -> RunSummary:
     """Upload, submit, track and report every row of ``manifest``; resume from the journal.
@@ -261,7 +267,10 @@ async def run_batch(
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                if not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
+                if isinstance(fatal, ThrottledTooLong):  # stopped, like an interruption
+                    unfinished = _rows(manifest, only_rows, settings)
+                    _report_unfinished(writer, unfinished, fatal.code, fatal.message, fanout, ctx)
+                elif not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
                     _report_unfinished(writer, unfinished, "aborted", message, fanout, ctx)
@@ -287,6 +296,7 @@ async def run_batch(
         not_sent=not_sent,
         missing=missing,
         sweep=sweep,
+        pacing=_pacing_figures(ctx),
     )
 
 
@@ -303,6 +313,25 @@ def _check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRo
     return missing
 
 
+def _pacing_figures(ctx: RunContext) -> dict[str, dict[str, object]]:
+    """The learned rate of each bucket, for the summary and the log file."""
+    if ctx.pacing is None:
+        return {}
+    figures: dict[str, dict[str, object]] = {}
+    for bucket, st in ctx.pacing.statistics().items():
+        rate = st.rate if st.cap is None or st.rate is not None else st.cap
+        if st.rate is not None and st.cap is not None:
+            rate = min(st.rate, st.cap)
+        figures[bucket] = {
+            "requests": st.requests,
+            "throttles": st.throttles,
+            "rate": None if rate is None else round(rate, 2),
+            "cap": st.cap,
+        }
+        event(logging.INFO, "pacing", bucket=bucket, **figures[bucket])
+    return figures
+
+
 @asynccontextmanager
 async def _context(
     settings: Settings,
@@ -310,7 +339,7 @@ async def _context(
     journal: Journal,
     manifest_dir: Path,
     transports: Transports | None = None,
-    gates: RequestGates | None = None,
+    gates: SharedGates | None = None,
 ) -> AsyncIterator[RunContext]:
     assert settings.api_key is not None
     policy = RetryPolicy(
@@ -329,12 +358,17 @@ async def _context(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
         api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
+        pacer = Pacer(clock, max_wait=settings.max_throttle_wait, caps=dict(settings.max_rate))
+        if gates is not None:
+            gates.attach(pacer)  # shared windows, and this process's own learned pace
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
-            gates=gates or RateGates(clock),
+            gates=gates or pacer,
             retrier=retrier,
             timeout=settings.request_timeout,
+            clock=clock,
+            max_throttle_wait=settings.max_throttle_wait,
         )
         blob = transports.blob if transports else AiohttpTransport(session)
         uploader = BlobUploader.from_transport(
@@ -343,6 +377,7 @@ async def _context(
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
+        ctx.pacing = pacer
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
 

@@ -4,6 +4,14 @@ Only errors whose ``retryable`` flag is set are retried (the API's 429/500/502, 
 failures, Azure Blob's 500/503); everything else is raised at once. A ``retry_after`` on the
 error (HTTP ``Retry-After``) is a floor for the wait. When the budget is spent the last error
 is re-raised unchanged, so the report shows what actually happened.
+
+A ``RateLimitedError`` (a 429) is the service pacing us, not a fault: it never spends an
+attempt, only time. (The API client handles its 429s below this loop, at the rate-limit gate;
+this rule keeps any other caller from failing a row on attempts spent waiting.)
+
+One logical request is retried by exactly one Retrier: callers whose request needs another
+retried call first (a blob request needs a SAS from the API) keep that call out of their
+loop, or pass ``retry_if`` to refuse its errors.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from batcher.clock import Clock, RealClock
-from batcher.errors import BatcherError
+from batcher.errors import BatcherError, RateLimitedError
 
 T = TypeVar("T")
 
@@ -62,9 +70,12 @@ class Retrier:
                 return await fn()
             except BatcherError as exc:
                 ok = exc.retryable if retry_if is None else retry_if(exc)
+                paced = isinstance(exc, RateLimitedError)
+                if paced:
+                    attempt -= 1  # a 429 is not a failed attempt
                 if not ok or attempt >= self.policy.attempts:
                     raise
-                wait = self.policy.backoff(attempt - 1, self.rng)
+                wait = 0.0 if paced else self.policy.backoff(attempt - 1, self.rng)
                 floor = retry_after_of(exc)
                 if floor is not None:
                     wait = max(wait, floor)

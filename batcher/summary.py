@@ -78,6 +78,8 @@ class RunSummary:
     """Rows read but never reported: the run broke its promise (exit ``EXIT_ROWS_MISSING``)."""
     sweep: Sweep | None = None
     """``--incremental``: what the sweep carried, reviewed and found removed."""
+    pacing: dict[str, dict[str, Any]] | None = None
+    """Per bucket: requests, 429s met, the learned rate (None: never throttled)."""
 
     @classmethod
     def build(
@@ -91,6 +93,7 @@ class RunSummary:
         not_sent: NotSent | None = None,
         missing: MissingRows | None = None,
         sweep: Sweep | None = None,
+        pacing: dict[str, dict[str, Any]] | None = None,
     ) -> RunSummary:
         report = tally.summary.build(report_path, ReportFilter())
         return cls(
@@ -102,6 +105,7 @@ class RunSummary:
             provisional=tally.provisional,
             missing=missing or MissingRows(),
             sweep=sweep,
+            pacing=pacing,
         )
 
     @property
@@ -177,6 +181,7 @@ class RunSummary:
             "throttled": {k: v for k, v in self.throttled.items() if v},
             "provisionalRows": self.provisional,
             "missingRows": {"count": self.missing.count, "first": list(self.missing.first)},
+            "pacing": self.pacing or {},
             "exitCode": self.exit_code,
         }
 
@@ -186,6 +191,22 @@ class RunSummary:
         if self.sweep is not None:
             out["sweep"] = self.sweep.as_dict()
         return out
+
+    def pacing_lines(self) -> list[str]:
+        """ "upload bucket: settled at 24.3 req/s, 2 throttles" for every bucket that met a
+        429 or was capped."""
+        lines = []
+        for bucket, p in (self.pacing or {}).items():
+            rate = p.get("rate")
+            if rate is None:
+                continue
+            throttles = int(p.get("throttles", 0))
+            how = "capped at" if p.get("cap") is not None and not throttles else "settled at"
+            lines.append(
+                f"  {bucket} bucket: {how} {rate:.1f} req/s, {throttles} throttle"
+                + ("" if throttles == 1 else "s")
+            )
+        return lines
 
     def render(self) -> str:
         c = self.counters
@@ -200,6 +221,7 @@ class RunSummary:
             f"  requests        {c.submissions_created:,} submissions, {c.polls:,} polls",
             f"  retries         {c.retries:,} requests, {c.asset_retries:,} assets (E9)",
             f"  throttled (429) {throttled}",
+            *self.pacing_lines(),
         ]
         if self.sweep is not None:
             run += self._render_sweep(self.sweep)

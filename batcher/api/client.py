@@ -4,6 +4,11 @@ Every call waits at its rate-limit bucket's gate, goes through an ``ApiTransport
 aiohttp one, or a fake in tests), has its status mapped by ``errors_map``, its answer
 validated by the pydantic models, and (where it is safe) is retried by the injected
 ``Retrier``.
+
+A 429 is the service pacing us, not a fault: it is handled here, below the Retrier, and never
+spends one of its attempts. The gate shuts the bucket for ``Retry-After`` and lowers its rate;
+the same request then waits at the gate and goes again. Only the time is bounded: a request
+throttled for longer than ``max_throttle_wait`` in all stops the run (``ThrottledTooLong``).
 """
 
 from __future__ import annotations
@@ -31,9 +36,17 @@ from batcher.api.models import (
     WebhookSubscriptionCreated,
     WebhookSubscriptionList,
 )
-from batcher.api.transport import ApiRequest, ApiTransport, FileUpload
-from batcher.errors import ApiError, BatcherError, RateLimitedError, TransportError
-from batcher.ratelimit import Bucket, RequestGates
+from batcher.api.transport import ApiRequest, ApiResponse, ApiTransport, FileUpload
+from batcher.clock import Clock, RealClock
+from batcher.errors import (
+    ApiError,
+    BatcherError,
+    RateLimitedError,
+    ThrottledTooLong,
+    TransportError,
+)
+from batcher.pacing import Bucket, RequestGate
+from batcher.pacing.pacer import clock_time
 from batcher.redact import Redactor
 from batcher.retry import Retrier
 
@@ -50,6 +63,7 @@ BUCKET_OF: dict[str, Bucket] = {
     "create_webhook": "webhook_write",
     "list_webhooks": "webhook_read",
     "delete_webhook": "webhook_write",
+    "probe": "submission_read",
 }
 
 
@@ -59,10 +73,12 @@ class MediaMagicClient:
         transport: ApiTransport,
         *,
         api_key: SecretStr,
-        gates: RequestGates,
+        gates: RequestGate,
         retrier: Retrier,
         timeout: float = 60.0,
         redactor: Redactor | None = None,
+        clock: Clock | None = None,
+        max_throttle_wait: float = 300.0,
     ) -> None:
         self._transport = transport
         self._key = api_key
@@ -71,6 +87,8 @@ class MediaMagicClient:
         self._gates = gates
         self._retrier = retrier
         self._timeout = timeout
+        self._clock: Clock = clock if clock is not None else RealClock()
+        self._max_throttle_wait = max_throttle_wait
         self.requests: Counter[str] = Counter()
         """Requests sent, per bucket."""
         self.throttled: Counter[str] = Counter()
@@ -179,22 +197,50 @@ class MediaMagicClient:
             raise
         return True
 
+    async def probe(self, submission_id: str) -> ApiResponse:
+        """One E5 for a submission that cannot exist, sent once (no Retrier): the caller
+        (``api/probe.py``) reads the raw answer. Transport failures are raised."""
+        request = ApiRequest("GET", f"/submissions/{submission_id}", "probe", self._timeout)
+        return await self._send(request)
+
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
+    async def _send(self, request: ApiRequest) -> ApiResponse:
+        """Send once past the gate; a 429 shuts the bucket and the request waits and goes
+        again (bounded by time, not by attempts)."""
         bucket = BUCKET_OF[request.endpoint]
-        await self._gates.acquire(bucket)
-        self.requests[bucket] += 1
-        response = await self._transport.send(request, key=self._key)
-        what = f"{request.method} {request.path}"
-        if response.status not in ok:
+        first_429: float | None = None
+        while True:
+            await self._gates.acquire(bucket)
+            self.requests[bucket] += 1
+            response = await self._transport.send(request, key=self._key)
+            if response.status != 429:
+                self._gates.on_success(bucket)
+                return response
             error = error_for_status(
                 response.status, response.text, dict(response.headers), redactor=self.redactor
             )
-            if isinstance(error, RateLimitedError):
-                self.throttled[bucket] += 1
-                self._gates.throttled(bucket, error.retry_after)
-            raise error
+            assert isinstance(error, RateLimitedError)
+            self.throttled[bucket] += 1
+            self._gates.on_throttled(bucket, error.retry_after)
+            now = self._clock.now()
+            first_429 = now if first_429 is None else first_429
+            if now - first_429 > self._max_throttle_wait:
+                raise ThrottledTooLong(
+                    f"{request.method} {request.path} was throttled for {now - first_429:.0f} s "
+                    f"(more than --max-throttle-wait {self._max_throttle_wait:g} s); re-run the "
+                    "same command later to finish",
+                    bucket=bucket,
+                    until=clock_time(self._clock, now),
+                )
+
+    async def _call(self, request: ApiRequest, model: type[M], ok: set[int]) -> M:
+        response = await self._send(request)
+        what = f"{request.method} {request.path}"
+        if response.status not in ok:
+            raise error_for_status(
+                response.status, response.text, dict(response.headers), redactor=self.redactor
+            )
         if model is NoContent and not response.text.strip():
             return model()
         try:

@@ -21,6 +21,7 @@ from batcher.api.models import (
     WebhookSubscription,
     WebhookSubscriptionCreated,
 )
+from batcher.api.transport import ApiResponse
 
 
 class MediaMagicApi(Protocol):
@@ -52,3 +53,7 @@ class MediaMagicApi(Protocol):
     async def list_webhooks(self) -> list[WebhookSubscription]: ...
 
     async def delete_webhook(self, subscription_id: str) -> bool: ...
+
+    async def probe(self, submission_id: str) -> ApiResponse:
+        """One unretried E5 for the pre-flight connectivity check (``api/probe.py``)."""
+        ...

@@ -10,7 +10,7 @@ from typing import TypeVar
 from batcher.blob.blocks import Block
 from batcher.blob.reader import BlockReader, Chunk, LocalFile
 from batcher.blob.sas import SasKeeper
-from batcher.errors import BlobError, BlobMd5MismatchError, FileChangedError
+from batcher.errors import BatcherError, BlobError, BlobMd5MismatchError, FileChangedError
 from batcher.retry import Retrier
 
 T = TypeVar("T")
@@ -54,23 +54,34 @@ class FileJob:
 
     async def send(self, request: Callable[[str], Awaitable[T]], *, body: int = 0) -> T:
         """One logical request: retried by the Retrier, and re-sent with a fresh SAS when
-        the service says the grant expired (at most ``MAX_SAS_REFRESHES`` times)."""
+        the service says the grant expired (at most ``MAX_SAS_REFRESHES`` times).
+
+        Getting the SAS is an API call with its own retries; its failures are not retried
+        again here (nested loops multiplied one E1's attempts into dozens)."""
         generation = 0
         calls = 0
+        sas_failed = False
 
         async def once() -> T:
-            nonlocal generation, calls
-            grant, generation = await self.keeper.current()
+            nonlocal generation, calls, sas_failed
+            try:
+                grant, generation = await self.keeper.current()
+            except BaseException:
+                sas_failed = True
+                raise
             calls += 1
             self.counters["requests"] += 1
             self.counters["bytes_sent"] += body
             return await request(grant.url)
 
+        def blob_failure(exc: BatcherError) -> bool:
+            return exc.retryable and not sas_failed
+
         refreshes = 0
         while True:
             calls = 0
             try:
-                return await self.retrier.call(once)
+                return await self.retrier.call(once, retry_if=blob_failure)
             except BlobError as exc:
                 if not exc.sas_expired or refreshes >= MAX_SAS_REFRESHES:
                     raise

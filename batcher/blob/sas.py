@@ -13,6 +13,7 @@ from urllib.parse import quote
 import anyio
 import yarl
 
+from batcher.errors import BatcherError
 from batcher.redact import redact_url
 
 
@@ -75,11 +76,16 @@ class SasKeeper:
         self._grant: SasGrant | None = None
         self._obtained_at = 0.0
         self._generation = 0
+        self._failed: BatcherError | None = None
         self.refreshes = 0
 
     async def current(self) -> tuple[SasGrant, int]:
         """The grant to use now and its generation (pass it back to ``expired``)."""
         async with self._lock:
+            if self._failed is not None:
+                # The source already spent its own retries: the file's other blocks must
+                # not each start another round of them.
+                raise self._failed
             if self._grant is None:
                 await self._fetch(refresh=False)
             elif should_refresh(
@@ -96,7 +102,11 @@ class SasKeeper:
                 await self._fetch(refresh=True)
 
     async def _fetch(self, *, refresh: bool) -> None:
-        self._grant = await self._source(refresh=refresh)
+        try:
+            self._grant = await self._source(refresh=refresh)
+        except BatcherError as exc:
+            self._failed = exc
+            raise
         self._obtained_at = self._wall()
         self._generation += 1
         if refresh:

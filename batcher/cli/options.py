@@ -20,6 +20,7 @@ from pydantic import SecretStr
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings, WebhookSettings
 from batcher.errors import UsageError
 from batcher.logs import LEVELS
+from batcher.pacing import parse_rate_caps
 from batcher.scale.shard import Shard
 
 ENV_PREFIX = "BATCHER_"
@@ -115,6 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--asset-retries", "E9 retries of a failed retryable asset", type=int, fallback=2)
     opt("--request-timeout", "seconds per API request", type=float, fallback=60.0)
     opt("--retries", "attempts per request for retryable errors", type=int, fallback=6)
+    opt(
+        "--max-throttle-wait",
+        "longest Retry-After (s) waited out; a longer one stops the run to re-run later",
+        type=float,
+        fallback=300.0,
+    )
+    opt(
+        "--max-rate",
+        "your ceiling per rate-limit bucket, requests/s, e.g. upload=20,submission_read=5 "
+        "(a key shared with other tools)",
+        fallback=None,
+    )
     opt(
         "--rerun",
         "blob naming on re-runs: fresh (review again) or skip (already submitted "
@@ -301,6 +314,8 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         batch_linger=float(args.batch_linger),
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
+        max_throttle_wait=float(args.max_throttle_wait),
+        max_rate=parse_rate_caps(args.max_rate),
         rerun=args.rerun,
         on_ambiguous_create=args.on_ambiguous_create,
         manifest_encoding=str(args.manifest_encoding),

@@ -1,11 +1,13 @@
 """Rate-limit gates shared by the shards of one run (all use one API key, so one bucket).
 
-``SharedGates`` is the client's ``RequestGates`` for a shard: it asks a ``GateService`` (the
+``SharedGates`` is the client's ``RequestGate`` for a shard: it asks a ``GateService`` (the
 run's Ray actor) before each request and tells it of each 429, so no shard sends inside
-another's Retry-After. If the service is lost (its process died, or it stops answering), the
-shard goes on alone with its own ``GateBook`` at 1/N of the rates it last heard, which
-already holds every 429 this shard met; it does not go back to the service, whose restart
-would have forgotten the windows.
+another's Retry-After. Within those windows the shard paces itself with its own ``Pacer``
+(``attach``): each shard learns from the 429s it meets, and senders that each back off on
+their own 429s settle on a share of the limit (TCP's argument). If the service is lost (its
+process died, or it stops answering), the shard goes on alone with its own ``GateBook`` at
+1/N of the rates it last heard, which already holds every 429 this shard met; it does not go
+back to the service, whose restart would have forgotten the windows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import anyio
 
 from batcher.clock import Clock
 from batcher.logs import event
+from batcher.pacing.bucket import BucketStats
+from batcher.pacing.pacer import Pacer
 from batcher.ratelimit import Bucket
 from batcher.scale.pacing import GateBook
 
@@ -51,8 +55,18 @@ class SharedGates:
         self.local = GateBook(share=1.0 / shards)
         """This shard's own gates: every 429 it met, and the rates it heard, at its share."""
         self.fell_back = service is None
+        self._pacer: Pacer | None = None
+
+    def attach(self, pacer: Pacer) -> None:
+        """Pace through ``pacer`` too (the run's own learned rates and caps)."""
+        self._pacer = pacer
 
     async def acquire(self, bucket: Bucket) -> None:
+        await self._shared_window(bucket)
+        if self._pacer is not None:
+            await self._pacer.acquire(bucket)
+
+    async def _shared_window(self, bucket: Bucket) -> None:
         while self._service is not None:
             try:
                 with anyio.fail_after(self._timeout):
@@ -68,7 +82,16 @@ class SharedGates:
         while (wait := self.local.acquire(bucket, self._clock.now())) > 0:
             await self._clock.sleep(wait)
 
-    def throttled(self, bucket: Bucket, retry_after: float | None) -> None:
+    def on_success(self, bucket: Bucket) -> None:
+        if self._pacer is not None:
+            self._pacer.on_success(bucket)
+
+    def statistics(self) -> dict[str, BucketStats]:
+        return {} if self._pacer is None else self._pacer.statistics()
+
+    def on_throttled(self, bucket: Bucket, retry_after: float | None) -> None:
+        if self._pacer is not None:
+            self._pacer.on_throttled(bucket, retry_after)
         self.local.close_for(bucket, self._clock.now(), retry_after)
         if self._service is not None:
             try:

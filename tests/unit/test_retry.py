@@ -105,3 +105,21 @@ def test_backoff_grows_and_is_capped() -> None:
     assert all(0.5 <= waits[0] <= 1 for _ in [0])
     assert all(w <= 8 for w in waits)
     assert waits[5] >= 4
+
+
+@pytest.mark.anyio
+async def test_429s_spend_no_attempts_only_time() -> None:
+    clock = FakeClock()
+    calls = 0
+
+    async def paced() -> str:
+        nonlocal calls
+        calls += 1
+        if calls <= 5:
+            raise RateLimitedError("slow down", retry_after=2)
+        if calls == 6:
+            raise ServerError("boom", http_status=500)
+        return "ok"
+
+    assert await _retrier(clock, attempts=2, budget_seconds=100).call(paced) == "ok"
+    assert calls == 7  # five 429s, then one failed attempt and one that succeeded

@@ -42,7 +42,7 @@ async def test_no_shard_sends_inside_another_shards_retry_after() -> None:
     clock = FakeClock()
     service = BookService(clock)
     a, b = SharedGates(service, clock, 3), SharedGates(service, clock, 3)
-    a.throttled("upload", 2.0)  # shard A met a 429
+    a.on_throttled("upload", 2.0)  # shard A met a 429
     start = clock.now()
     await b.acquire("submission_read")
     assert clock.now() == start  # other buckets flow
@@ -70,7 +70,7 @@ async def test_a_lost_actor_leaves_each_shard_its_own_gates_at_one_nth() -> None
     service.book.set_rate("upload", clock.now(), 6.0, burst=3)
     gates = SharedGates(service, clock, 3)
     await gates.acquire("upload")  # hears the rate
-    gates.throttled("upload", 1.0)  # and remembers its own 429
+    gates.on_throttled("upload", 1.0)  # and remembers its own 429
     service.lost = True
     start = clock.now()
     await gates.acquire("upload")
@@ -93,7 +93,7 @@ async def test_an_actor_that_stops_answering_counts_as_lost() -> None:
     with anyio.fail_after(5):
         await gates.acquire("upload")
     assert gates.fell_back
-    gates.throttled("upload", 3.0)  # no service: local only, and no error
+    gates.on_throttled("upload", 3.0)  # no service: local only, and no error
     start = clock.now()
     await gates.acquire("upload")
     assert clock.now() - start == pytest.approx(3.0)
@@ -102,7 +102,7 @@ async def test_an_actor_that_stops_answering_counts_as_lost() -> None:
 async def test_without_a_service_a_shard_uses_its_own_gates() -> None:
     clock = FakeClock()
     gates = SharedGates(None, clock, 4)
-    gates.throttled("submission_write", None)
+    gates.on_throttled("submission_write", None)
     start = clock.now()
     await gates.acquire("submission_write")
     assert clock.now() - start == pytest.approx(5.0)  # the documented default Retry-After
