@@ -62,9 +62,11 @@ class SharedGates:
         self._pacer = pacer
 
     async def acquire(self, bucket: Bucket) -> None:
-        await self._shared_window(bucket)
+        # The local pace first, the shared window last: a 429 another shard met while this
+        # one waited for its pace must still hold this request back.
         if self._pacer is not None:
             await self._pacer.acquire(bucket)
+        await self._shared_window(bucket)
 
     async def _shared_window(self, bucket: Bucket) -> None:
         while self._service is not None:
