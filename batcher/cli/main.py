@@ -65,8 +65,12 @@ async def _maybe_sandbox(args: argparse.Namespace, err: TextIO) -> AsyncIterator
     # Imported only here: client code never depends on the sandbox.
     from batcher.sandbox import DEFAULT_TEST_KEY, SandboxConfig, running_sandbox
 
-    async with running_sandbox(SandboxConfig(processing_delay=1.0)) as sb:
-        err.write(f"sandbox: MediaMagic emulator at {sb.base_url}\n")
+    # Its state lives next to the report, so a run that is killed and re-run (or the next
+    # night's, linking versions) meets the sandbox that holds its submissions.
+    report = Path(args.report) if args.report else default_report_path(args.manifest)
+    state = report.with_name(report.name + ".sandbox")
+    async with running_sandbox(SandboxConfig(processing_delay=1.0, state_dir=state)) as sb:
+        err.write(f"sandbox: MediaMagic emulator at {sb.base_url} (state in {state})\n")
         override: dict[str, Any] = {"base_url": sb.base_url, "api_key": SecretStr(DEFAULT_TEST_KEY)}
         yield override
 
