@@ -12,18 +12,17 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
 import pytest
 
 from batcher.sandbox import DEFAULT_TEST_KEY, FaultSpec, Sandbox, SandboxConfig, SandboxState
+from tests.fixtures.sandbox import MakeSandbox
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
 
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 BIG = 3_500_000
 BLOCK = 1024 * 1024
 

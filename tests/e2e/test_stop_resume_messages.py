@@ -10,7 +10,8 @@ import anyio
 import pytest
 
 from batcher.sandbox import SandboxConfig
-from tests.e2e.test_kill_resume import MakeSandbox, _argv, _env, _lines, _setup
+from tests.e2e.test_kill_resume import _argv, _env, _lines, _setup
+from tests.fixtures.sandbox import MakeSandbox
 
 pytestmark = pytest.mark.anyio
 

@@ -33,11 +33,6 @@ BLOCK = 256 * KIB
 SETTINGS = BlobSettings(block_size=BLOCK, single_put_max=BLOCK, block_concurrency=4)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class AzuriteSas:
     """SasSource signing a fresh Azurite SAS on every call. ``claim`` is the lifetime it
     reports in ``expires_at`` (defaults to the real one; a larger value models clock skew)."""

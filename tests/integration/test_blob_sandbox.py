@@ -32,11 +32,6 @@ SETTINGS = BlobSettings(block_size=BLOCK, single_put_max=BLOCK, block_concurrenc
 MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00"  # passes the sandbox's content check
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class E1Sas:
     """The real shape of a SasSource: POST /uploads/url (E1) on the API session; a refresh
     asks again for the same filename, which names the same blob."""

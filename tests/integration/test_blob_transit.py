@@ -28,11 +28,6 @@ pytestmark = [pytest.mark.azurite, pytest.mark.anyio]
 BLOCK = 256 * 1024
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @asynccontextmanager
 async def corrupting_proxy(target_port: int, flip_at: int) -> AsyncIterator[int]:
     """A TCP proxy to 127.0.0.1:``target_port`` that flips one bit at byte ``flip_at`` of the

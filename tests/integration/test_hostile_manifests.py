@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
@@ -14,13 +12,12 @@ import pytest
 from batcher import run_batch
 from batcher.cli.main import main
 from batcher.progress.views import QuietView
-from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox import SandboxConfig
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _media(tmp_path: Path) -> None:

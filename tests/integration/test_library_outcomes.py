@@ -3,20 +3,17 @@ exactly once per row, lines carried from an earlier run included."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from batcher import PollSettings, ReportLine, run_batch, stream_batch
-from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox import SandboxConfig
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _manifest(tmp_path: Path) -> Path:

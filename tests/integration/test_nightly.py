@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,11 @@ from batcher.cli.dryrun import dry_run
 from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _settings(sb: Sandbox, tmp_path: Path, **kw: Any) -> Settings:

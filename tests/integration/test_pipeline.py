@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
 import pytest
 
 from batcher import run_batch
-from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
+from batcher.sandbox import FaultSpec, SandboxConfig
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import expected_issues, fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 async def test_both_upload_paths_end_complete_with_the_predicted_findings(

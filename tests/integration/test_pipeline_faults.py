@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
@@ -18,15 +16,14 @@ from batcher.clock import FakeClock
 from batcher.errors import ApiError
 from batcher.ratelimit import RateGates
 from batcher.retry import Retrier
-from batcher.sandbox import Sandbox, SandboxConfig, running_sandbox
+from batcher.sandbox import SandboxConfig, running_sandbox
 from batcher.sandbox.config import FaultSpec, RateLimit
 from batcher.summary import EXIT_INCOMPLETE
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _files(tmp_path: Path, n: int, big_every: int = 0) -> Path:

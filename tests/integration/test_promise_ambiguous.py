@@ -4,20 +4,18 @@ blob names by default and marked, or (``on_ambiguous_create="report"``) reported
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from batcher import run_batch
-from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
+from batcher.sandbox import FaultSpec, SandboxConfig
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
 
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 # With this seed the sandbox cuts the connection after the FIRST create only (its later
 # draws, up to the tenth request, stay above 0.2).

@@ -14,8 +14,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -27,12 +26,12 @@ from batcher.pipeline import journal_path_for
 from batcher.sandbox import DEFAULT_TEST_KEY, Sandbox, SandboxConfig
 from batcher.state.store import JournalStore
 from batcher.summary import EXIT_DISK_FULL
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
 
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 ROWS = 12
 # The journal of 12 submitted rows fits in 12 pages of 4 KiB (its tables and their indexes
 # take 8 empty); their report lines (with the findings) do not: the journal fills up while

@@ -4,22 +4,19 @@ journal is not "complete", the run exits EXIT_INCOMPLETE, and the next run finis
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import pytest
 
 from batcher import run_batch
 from batcher.pipeline import journal_path_for
-from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
+from batcher.sandbox import FaultSpec, SandboxConfig
 from batcher.summary import EXIT_INCOMPLETE
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _journal_meta(report: Path, key: str) -> str | None:

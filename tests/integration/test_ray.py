@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,15 @@ import pytest
 
 from batcher import run_batch
 from batcher.cli.main import main
-from batcher.sandbox import RateLimit, Sandbox, SandboxConfig
+from batcher.sandbox import RateLimit, SandboxConfig
 from batcher.scale.shard import Shard
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 ray = pytest.importorskip("ray", reason="Ray cannot be installed here (pip install 'batcher[ray]')")
 
 from batcher.scale.ray_run import RayRun, shard_pid_file, shard_report  # noqa: E402
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 @pytest.fixture(scope="module")

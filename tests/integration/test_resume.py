@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import anyio
@@ -14,13 +13,12 @@ import pytest
 from batcher import run_batch
 from batcher.config import Settings
 from batcher.pipeline import journal_path_for
-from batcher.sandbox import FaultSpec, Sandbox, SandboxConfig
+from batcher.sandbox import FaultSpec, SandboxConfig
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _manifest(tmp_path: Path, n: int = 6, big: int = 0) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +12,15 @@ from batcher import run_batch
 from batcher.errors import UsageError
 from batcher.outcome import RowJob
 from batcher.rows.manifest import ManifestRow
-from batcher.sandbox import Sandbox, SandboxConfig
+from batcher.sandbox import SandboxConfig
 from batcher.scale.merge import merge
 from batcher.scale.shard import Shard, bind_journal
 from batcher.state.journal import Journal
+from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
-
-MakeSandbox = Callable[[SandboxConfig], AbstractAsyncContextManager[Sandbox]]
 
 
 def _manifest_row(line: dict[str, Any]) -> ManifestRow:

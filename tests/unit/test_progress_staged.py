@@ -13,11 +13,6 @@ from batcher.context import RunCounters
 from tests.unit.test_upload_uploader import BLOCK, SETTINGS, Rig, Source, _crash_after
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_staged_blocks_are_found_not_sent(tmp_path: Path) -> None:
     rig = Rig(tmp_path, dataclasses.replace(SETTINGS, block_concurrency=1))

@@ -10,11 +10,6 @@ from batcher.errors import ThrottledTooLong
 from batcher.pacing import DEFAULT_RETRY_AFTER, Pacer
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_429_closes_only_its_bucket() -> None:
     clock = FakeClock()

@@ -9,11 +9,6 @@ from batcher.errors import ApiError, RateLimitedError, ServerError
 from batcher.retry import Retrier, RetryPolicy
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _retrier(clock: FakeClock, **kw: float) -> Retrier:
     policy = RetryPolicy(**kw)  # type: ignore[arg-type]
     return Retrier(policy=policy, clock=clock, rng=random.Random(1))

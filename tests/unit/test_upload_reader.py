@@ -11,12 +11,6 @@ import pytest
 from batcher.blob.reader import BlockReader, LocalFile, md5_b64, open_aiofiles, open_pread
 from batcher.errors import FileChangedError, InputError
 
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 Opener = Callable[[Path], AbstractAsyncContextManager[BlockReader]]
 
 

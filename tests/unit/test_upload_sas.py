@@ -7,11 +7,6 @@ from batcher.blob.sas import SasGrant, SasKeeper, should_refresh, with_params
 SAS = "https://acct.blob.core.windows.net/c/b.mp4?sv=2025-11-05&sr=b&sp=cw&sig=ab%2Bc%2F%3D"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_grant_repr_and_str_hide_the_signature() -> None:
     grant = SasGrant(url=SAS, expires_at=5.0)
     for text in (repr(grant), str(grant), f"{grant}"):

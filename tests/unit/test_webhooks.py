@@ -35,11 +35,6 @@ SECRET = "whsec_" + "c2VjcmV0LWZvci10ZXN0cy0xMjM0NTY3OA=="
 HOOKS = WebhookSettings(url="https://hooks.example/batcher", listen_port=0, settle_margin=5)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def envelope(event_id: str = "evt_1", **data: Any) -> dict[str, Any]:
     body = {"submission_id": "s1", "asset_id": "a1", "status": "complete"} | data
     return {"id": event_id, "type": "asset.processing.completed", "timestamp": "t", "data": body}
