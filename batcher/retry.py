@@ -39,8 +39,11 @@ class RetryPolicy:
 
     def backoff(self, retry_index: int, rng: random.Random) -> float:
         """Full jitter (AWS architecture blog): uniform in [0, min(cap, base * mult**n)]."""
-        ceiling = min(self.max_wait, self.initial_wait * self.multiplier**retry_index)
-        return rng.uniform(ceiling / 2, ceiling)
+        return rng.uniform(0.0, self.ceiling(retry_index))
+
+    def ceiling(self, retry_index: int) -> float:
+        """The longest wait before retry ``retry_index`` (0: the first retry)."""
+        return min(self.max_wait, self.initial_wait * self.multiplier**retry_index)
 
 
 def retry_after_of(exc: BaseException) -> float | None:

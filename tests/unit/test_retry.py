@@ -93,13 +93,19 @@ async def test_time_budget_stops_retrying_before_attempts_run_out() -> None:
     assert calls == 2  # the second 60 s wait would pass the 100 s budget
 
 
-def test_backoff_grows_and_is_capped() -> None:
+def test_backoff_is_full_jitter_under_a_growing_capped_ceiling() -> None:
     policy = RetryPolicy(initial_wait=1, multiplier=2, max_wait=8)
+    assert [policy.ceiling(n) for n in range(6)] == [1, 2, 4, 8, 8, 8]
     rng = random.Random(0)
-    waits = [policy.backoff(i, rng) for i in range(6)]
-    assert all(0.5 <= waits[0] <= 1 for _ in [0])
-    assert all(w <= 8 for w in waits)
-    assert waits[5] >= 4
+    for n in range(6):
+        ceiling = policy.ceiling(n)
+        waits = [policy.backoff(n, rng) for _ in range(2000)]
+        assert all(0 <= w <= ceiling for w in waits)
+        # Full jitter: uniform over the whole [0, ceiling], so retries of many clients
+        # spread out instead of bunching near the ceiling.
+        assert min(waits) < 0.05 * ceiling
+        assert max(waits) > 0.95 * ceiling
+        assert abs(sum(waits) / len(waits) - ceiling / 2) < 0.05 * ceiling
 
 
 @pytest.mark.anyio
