@@ -55,6 +55,16 @@ The API key: MEDIAMAGIC_API_KEY or --api-key-file, never an option value.
 """
 
 
+def _d(name: str) -> Any:
+    """A setting's default, defined once in ``Settings`` (config.py)."""
+    return Settings.model_fields[name].get_default(call_default_factory=True)
+
+
+def _p(name: str) -> Any:
+    """A polling setting's default, defined once in ``PollSettings``."""
+    return PollSettings.model_fields[name].get_default(call_default_factory=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options with their built-in defaults; ``layers.parse_main`` adds file and env."""
     p = argparse.ArgumentParser(
@@ -92,35 +102,75 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--report", "report path (default: <manifest stem>.report.jsonl here)", type=Path)
     opt("--api-key-file", "read the API key from this file (else MEDIAMAGIC_API_KEY)", type=Path)
     opt("--base-url", "API base URL (else MEDIAMAGIC_BASE_URL, else the preview service)")
-    opt("--upload-workers", "files uploaded at once", type=int, fallback=8)
-    opt("--block-size", "block size in MiB for presigned uploads", type=int, fallback=8)
-    opt("--block-concurrency", "blocks of one file in flight at once", type=int, fallback=4)
-    opt("--memory-budget", "MiB of file data buffered in flight, whole run", type=int, fallback=256)
-    opt("--direct-max-bytes", "largest file sent by direct upload", type=int, fallback=10_000_000)
-    opt("--batch-size", "assets per submission", type=int, fallback=50)
-    opt("--batch-linger", "seconds a partial batch waits for more rows", type=float, fallback=2.0)
-    opt("--poll-workers", "submissions polled at once", type=int, fallback=4)
+    opt("--upload-workers", "files uploaded at once", type=int, fallback=_d("upload_workers"))
+    opt(
+        "--block-size",
+        "block size in MiB for presigned uploads",
+        type=int,
+        fallback=_d("block_size") // MiB,
+    )
+    opt(
+        "--block-concurrency",
+        "blocks of one file in flight at once",
+        type=int,
+        fallback=_d("block_concurrency"),
+    )
+    opt(
+        "--memory-budget",
+        "MiB of file data buffered in flight, whole run",
+        type=int,
+        fallback=_d("memory_budget") // MiB,
+    )
+    opt(
+        "--direct-max-bytes",
+        "largest file sent by direct upload",
+        type=int,
+        fallback=_d("direct_max_bytes"),
+    )
+    opt("--batch-size", "assets per submission", type=int, fallback=_d("batch_size"))
+    opt(
+        "--batch-linger",
+        "seconds a partial batch waits for more rows",
+        type=float,
+        fallback=_d("batch_linger"),
+    )
+    opt("--poll-workers", "submissions polled at once", type=int, fallback=_p("workers"))
     opt(
         "--poll-interval",
         "first poll wait in seconds, grows for long jobs",
         type=float,
         fallback=None,
     )
-    opt("--poll-max-interval", "longest wait between polls", type=float, fallback=60.0)
+    opt(
+        "--poll-max-interval",
+        "longest wait between polls",
+        type=float,
+        fallback=_p("max_interval"),
+    )
     opt(
         "--poll-deadline",
         "give up on a submission after this many seconds",
         type=float,
-        fallback=3600.0,
+        fallback=_p("deadline"),
     )
-    opt("--asset-retries", "E9 retries of a failed retryable asset", type=int, fallback=2)
-    opt("--request-timeout", "seconds per API request", type=float, fallback=60.0)
-    opt("--retries", "attempts per request for retryable errors", type=int, fallback=6)
+    opt(
+        "--asset-retries",
+        "E9 retries of a failed retryable asset",
+        type=int,
+        fallback=_p("asset_retries"),
+    )
+    opt("--request-timeout", "seconds per API request", type=float, fallback=_d("request_timeout"))
+    opt(
+        "--retries",
+        "attempts per request for retryable errors",
+        type=int,
+        fallback=_d("retry_attempts"),
+    )
     opt(
         "--max-throttle-wait",
         "longest Retry-After (s) waited out; a longer one stops the run to re-run later",
         type=float,
-        fallback=300.0,
+        fallback=_d("max_throttle_wait"),
     )
     opt(
         "--max-rate",
@@ -133,20 +183,20 @@ def build_parser() -> argparse.ArgumentParser:
         "blob naming on re-runs: fresh (review again) or skip (already submitted "
         "files are reported, not resent)",
         choices=["fresh", "skip"],
-        fallback="fresh",
+        fallback=_d("rerun"),
     )
     opt(
         "--on-ambiguous-create",
         "when a create's answer was lost but the service holds it: resubmit the files under "
         "fresh names (marked in the report) or report them submission_unconfirmed",
         choices=["resubmit", "report"],
-        fallback="resubmit",
+        fallback=_d("on_ambiguous_create"),
     )
     opt(
         "--manifest-encoding",
         "manifest text encoding: auto (byte-order mark, else UTF-8) or a codec such as "
         "latin-1, cp1252, utf-16",
-        fallback="auto",
+        fallback=_d("manifest_encoding"),
     )
     opt(
         "--shard",
@@ -179,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--shutdown-grace",
         "after Ctrl-C/SIGTERM, seconds in-flight requests may take",
         type=float,
-        fallback=10.0,
+        fallback=_d("shutdown_grace"),
     )
     quiet = p.add_mutually_exclusive_group()
     switch(
@@ -296,7 +346,7 @@ def api_key_from(args: argparse.Namespace) -> SecretStr | None:
 def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
     poll = PollSettings(
         workers=int(args.poll_workers),
-        initial=float(args.poll_interval) if args.poll_interval is not None else 5.0,
+        initial=float(args.poll_interval) if args.poll_interval is not None else _p("initial"),
         max_interval=float(args.poll_max_interval),
         deadline=float(args.poll_deadline),
         asset_retries=int(args.asset_retries),
