@@ -139,8 +139,10 @@ async def test_ambiguous_create_never_duplicates_and_never_loses_a_row(
     assert sum(n - 1 for n in hashes.values()) == len(noted)
     assert all(n["code"] == "resubmitted_after_ambiguous_create" for x in noted for n in x["notes"])
     outcomes = {line["error"]["code"] if line["error"] else line["status"] for line in lines}
-    assert outcomes <= {"complete", "submission_unconfirmed", "transport"}
-    assert noted or "submission_unconfirmed" in outcomes or created == 4
+    # The seeded storm cuts some creates; the resend (409) and the marked resubmission give
+    # every row its result: no row may end as a transport error or unconfirmed.
+    assert outcomes == {"complete"}
+    assert noted, "the storm cut no create: the test no longer tests the ambiguous case"
     complete_ids = {line["submissionId"] for line in lines if line["status"] == "complete"}
     assert len(complete_ids) <= created
 
