@@ -86,6 +86,10 @@ class Settings(BaseModel):
     retry_budget: float = Field(300.0, gt=0)
     retry_initial_wait: float = Field(0.5, ge=0)
 
+    max_outage: float = Field(900.0, gt=0)
+    """How long a host may stay unreachable (senders wait, probes go out) before the run
+    stops cleanly, resumable by the same command."""
+
     journal_path: Path | None = None
     """Default: next to the report, ``<report>.journal.sqlite``."""
     shutdown_grace: float = Field(10.0, ge=0)

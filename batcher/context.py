@@ -10,6 +10,7 @@ import anyio
 from batcher.api.protocol import MediaMagicApi
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobUploader
+from batcher.breaker import Breakers
 from batcher.clock import Clock
 from batcher.config import Settings
 from batcher.state.journal import Journal
@@ -47,3 +48,5 @@ class RunContext:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     """Set on Ctrl-C / SIGTERM: stages take no new work (``shutdown.py``)."""
     counters: RunCounters = field(default_factory=RunCounters)
+    breakers: Breakers | None = None
+    """The run's circuit breakers: ``breakers.notice()`` says which host is unreachable."""

@@ -4,6 +4,7 @@ Blob); stages only look at the class and its flags, never at HTTP statuses.
 
     BatcherError
     ├── UsageError                  exit 2: bad options, configuration or manifest
+    ├── ServiceUnreachable          a host stayed away past --max-outage: clean stop, resumable
     ├── FatalApiError               exit 3: the service refuses the whole run
     │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
     │   └── PlanError               402 (plan lacks the Integrations API)
@@ -55,6 +56,15 @@ class ReportUnreadable(UsageError):
 
 class Interrupted(BatcherError):
     code = "interrupted"
+
+
+class ServiceUnreachable(BatcherError):
+    """A host (the API or the blob storage) stayed unreachable longer than ``--max-outage``.
+    Not a row's failure: the run stops, unfinished rows get provisional lines and the next
+    run of the same command resumes them."""
+
+    code = "service_unreachable"
+    retryable = True
 
 
 class FatalApiError(BatcherError):

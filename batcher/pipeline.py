@@ -22,16 +22,27 @@ from pathlib import Path
 
 import aiohttp
 import anyio
+from yarl import URL
 
+from batcher.api.breaker import BreakerApiTransport
 from batcher.api.client import MediaMagicClient
 from batcher.api.transport import AiohttpApiTransport, ApiTransport
+from batcher.blob.breaker import BreakerBlobTransport
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.blob.uploader import BlobSettings, BlobUploader
+from batcher.breaker import BreakerPolicy, Breakers
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
-from batcher.errors import BatcherError, FatalApiError, Interrupted, ReportWriteError, UsageError
+from batcher.errors import (
+    BatcherError,
+    FatalApiError,
+    Interrupted,
+    ReportWriteError,
+    ServiceUnreachable,
+    UsageError,
+)
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
@@ -58,7 +69,7 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError):
+    if isinstance(exc, FatalApiError | UsageError | ServiceUnreachable):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -196,7 +207,10 @@ async def run_batch(
                 fatal = _first_fatal(exc)
                 if fatal is None:
                     raise
-                if not isinstance(fatal, ReportWriteError):  # else there is nowhere to write
+                if isinstance(fatal, ServiceUnreachable):  # a clean stop: resumable
+                    unfinished = _rows(manifest, only_rows)
+                    _report_unfinished(writer, unfinished, fatal.code, fatal.message)
+                elif not isinstance(fatal, ReportWriteError):  # else nowhere to write
                     message = f"run aborted: {fatal.message}"
                     _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
                 raise fatal from None
@@ -243,6 +257,12 @@ async def _context(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
         api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
+        # A breaker per host: an outage makes senders wait, not rows fail (breaker.py).
+        breakers = Breakers(clock, BreakerPolicy(max_outage=settings.max_outage))
+        api_host = URL(settings.base_url)
+        api = BreakerApiTransport(
+            api, breakers.for_host(f"MediaMagic API {api_host.host}:{api_host.port}")
+        )
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
@@ -251,12 +271,14 @@ async def _context(
             timeout=settings.request_timeout,
         )
         blob = transports.blob if transports else AiohttpTransport(session)
+        blob = BreakerBlobTransport(blob, breakers)
         uploader = BlobUploader.from_transport(
             blob, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
+        ctx.breakers = breakers
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
 

@@ -16,6 +16,7 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_FATAL_API = 3
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, with a redacted traceback on stderr
+EXIT_UNREACHABLE = 75  # EX_TEMPFAIL: a host stayed away (--max-outage); re-run to resume
 EXIT_INTERRUPTED = 130
 
 

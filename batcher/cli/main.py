@@ -22,7 +22,7 @@ from batcher.cli.dryrun import dry_run
 from batcher.cli.options import build_parser, settings_from
 from batcher.cli.retry_cmd import merge_reports, recorded_manifest, rows_to_retry
 from batcher.config import PollSettings
-from batcher.errors import FatalApiError, Interrupted, UsageError
+from batcher.errors import FatalApiError, Interrupted, ServiceUnreachable, UsageError
 from batcher.logs import attach_log_file, detach
 from batcher.pipeline import journal_path_for, run_batch
 from batcher.progress.model import ProgressView
@@ -34,6 +34,7 @@ from batcher.summary import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     RunSummary,
 )
@@ -156,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Error: {redact(exc.message)} (HTTP {exc.http_status}); run aborted", file=sys.stderr
         )
         return EXIT_FATAL_API
+    except ServiceUnreachable as exc:
+        print(f"Stopped: {redact(exc.message)}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except (Interrupted, KeyboardInterrupt) as exc:
         reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
         print(f"Stopped: {reason}", file=sys.stderr)

@@ -85,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--request-timeout", "seconds per API request", type=float, fallback=60.0)
     opt("--retries", "attempts per request for retryable errors", type=int, fallback=6)
     opt(
+        "--max-outage",
+        "seconds a host may stay unreachable (senders wait, probes go out) before the run "
+        "stops, resumable by the same command",
+        type=float,
+        fallback=900.0,
+    )
+    opt(
         "--rerun",
         "blob naming on re-runs: fresh (review again) or skip (already submitted "
         "files are reported, not resent)",
@@ -165,6 +172,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         batch_linger=float(args.batch_linger),
         request_timeout=float(args.request_timeout),
         retry_attempts=int(args.retries),
+        max_outage=float(args.max_outage),
         rerun=args.rerun,
         journal_path=Path(args.journal) if args.journal else None,
         fresh=bool(args.fresh),

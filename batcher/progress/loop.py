@@ -71,6 +71,7 @@ def snapshot(
         eta_seconds=eta(
             bytes_left=bytes_left, rows_left=rows_left, bytes_rate=bytes_rate, rows_rate=rows_rate
         ),
+        notice=None if ctx.breakers is None else ctx.breakers.notice(),
     )
 
 

@@ -33,6 +33,8 @@ class Snapshot:
     bytes_per_second: float
     rows_per_second: float
     eta_seconds: float | None
+    notice: str | None = None
+    """A condition the user should know of now (e.g. a host unreachable, the run waiting)."""
 
     @property
     def processing(self) -> int:
@@ -92,7 +94,7 @@ def status_line(s: Snapshot) -> str:
         f"uploaded {s.files_uploaded:,} files, {size_text(s.bytes_sent)}{size_total} "
         f"at {size_text(s.bytes_per_second)}/s · {s.rows_submitted:,} submitted, "
         f"{s.processing:,} processing · ETA {clock_text(s.eta_seconds)}"
-    )
+    ) + (f" · {s.notice}" if s.notice else "")
 
 
 def failure_line(line: ReportLine) -> str:

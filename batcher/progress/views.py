@@ -80,6 +80,8 @@ class RichView:
                 f"[magenta]{s.errors:,} errors[/] · {size_text(s.bytes_per_second)}/s · "
                 f"elapsed {clock_text(s.elapsed)} · ETA {clock_text(s.eta_seconds)}"
             )
+            if s.notice:
+                grid.add_row(f"[yellow]{s.notice}[/]")
         return grid
 
     def update(self, s: Snapshot) -> None:

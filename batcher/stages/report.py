@@ -37,7 +37,9 @@ class ReportTally:
 
 # Outcomes that say "not finished yet": the journal keeps the row's progress instead, so
 # the next run picks it up (polls again, or starts it) rather than repeating this line.
-PROVISIONAL_CODES = frozenset({"aborted", "deadline_exceeded", "interrupted"})
+PROVISIONAL_CODES = frozenset(
+    {"aborted", "deadline_exceeded", "interrupted", "service_unreachable"}
+)
 
 
 def provisional(line: ReportLine) -> bool:
