@@ -74,6 +74,11 @@ class Settings(BaseModel):
     block_size: int = Field(8 * MiB, ge=64 * 1024, le=4000 * MiB)
     block_concurrency: int = Field(4, ge=1, le=64)
     memory_budget: int = Field(256 * MiB, ge=MiB)
+    adaptive_concurrency: bool = True
+    """Size the blob requests in flight (all files) to the link's measured throughput, up
+    to ``upload_workers x block_concurrency`` (``blob/link.py``); off: that many always."""
+    bwlimit: float | None = Field(None, gt=0)
+    """Bytes per second the run's upload bodies may use on average (None: no cap)."""
 
     batch_size: int = Field(50, ge=1, le=1000)
     batch_linger: float = Field(2.0, ge=0)

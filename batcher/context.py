@@ -8,6 +8,7 @@ from pathlib import Path
 import anyio
 
 from batcher.api.protocol import MediaMagicApi
+from batcher.blob.bandwidth import Bandwidth
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobUploader
 from batcher.breaker import Breakers
@@ -48,5 +49,7 @@ class RunContext:
     stopping: anyio.Event = field(default_factory=anyio.Event)
     """Set on Ctrl-C / SIGTERM: stages take no new work (``shutdown.py``)."""
     counters: RunCounters = field(default_factory=RunCounters)
+    bandwidth: Bandwidth | None = None
+    """``--bwlimit``: what direct uploads draw from before they are sent."""
     breakers: Breakers | None = None
     """The run's circuit breakers: ``breakers.notice()`` says which host is unreachable."""

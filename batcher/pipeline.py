@@ -27,8 +27,10 @@ from yarl import URL
 from batcher.api.breaker import BreakerApiTransport
 from batcher.api.client import MediaMagicClient
 from batcher.api.transport import AiohttpApiTransport, ApiTransport
+from batcher.blob.bandwidth import Bandwidth
 from batcher.blob.breaker import BreakerBlobTransport
 from batcher.blob.budget import MemoryBudget
+from batcher.blob.link import LinkController, LinkPolicy
 from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.blob.uploader import BlobSettings, BlobUploader
 from batcher.breaker import BreakerPolicy, Breakers
@@ -270,17 +272,36 @@ async def _context(
             retrier=retrier,
             timeout=settings.request_timeout,
         )
-        blob = transports.blob if transports else AiohttpTransport(session)
+        bandwidth = Bandwidth(settings.bwlimit, clock) if settings.bwlimit else None
+        pace = bandwidth.take if bandwidth is not None else None
+        blob = transports.blob if transports else AiohttpTransport(session, pace=pace)
         blob = BreakerBlobTransport(blob, breakers)
         uploader = BlobUploader.from_transport(
-            blob, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
+            blob,
+            _blob_settings(settings),
+            budget,
+            retrier,
+            store=journal.blocks,
+            clock=clock,
+            link=_link(settings, clock),
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
         ctx.breakers = breakers
+        ctx.bandwidth = bandwidth
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
+
+
+def _link(settings: Settings, clock: Clock) -> LinkController | None:
+    """One controller for the run's blob requests in flight, capped where a fixed setting
+    would put them (and where the memory budget would anyway)."""
+    if not settings.adaptive_concurrency:
+        return None
+    fixed = settings.upload_workers * settings.block_concurrency
+    ceiling = max(1, min(fixed, settings.memory_budget // settings.block_size))
+    return LinkController(clock, LinkPolicy(ceiling=ceiling))
 
 
 def _absolute(path: Path) -> Path:

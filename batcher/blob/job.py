@@ -46,6 +46,8 @@ class FileJob:
     retrier: Retrier
     progress: Callable[[int], None]
     counters: dict[str, int] = field(default_factory=_zero_counters)
+    number: int = 0
+    """Order of the file among the run's files (the link controller serves older first)."""
 
     def stats(self) -> BlobUploadStats:
         return BlobUploadStats(**{**self.counters, "sas_refreshes": self.keeper.refreshes})

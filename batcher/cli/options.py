@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from batcher.blob.bandwidth import mb_per_second
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings
 from batcher.errors import UsageError
 
@@ -64,6 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--block-size", "block size in MiB for presigned uploads", type=int, fallback=8)
     opt("--block-concurrency", "blocks of one file in flight at once", type=int, fallback=4)
     opt("--memory-budget", "MiB of file data buffered in flight, whole run", type=int, fallback=256)
+    switch(
+        "--fixed-concurrency",
+        "always keep --block-concurrency blocks per file in flight (default: as many across "
+        "files as the link's measured throughput rewards, up to that)",
+    )
+    opt(
+        "--bwlimit",
+        "cap on upload bandwidth in MB/s (decimal; 0: none), e.g. for night runs on an office link",
+        type=float,
+        fallback=0.0,
+    )
     opt("--direct-max-bytes", "largest file sent by direct upload", type=int, fallback=10_000_000)
     opt("--batch-size", "assets per submission", type=int, fallback=50)
     opt("--batch-linger", "seconds a partial batch waits for more rows", type=float, fallback=2.0)
@@ -151,6 +163,13 @@ def api_key_from(args: argparse.Namespace) -> SecretStr | None:
     return SecretStr(key) if key else None
 
 
+def _bwlimit(value: object) -> float | None:
+    try:
+        return mb_per_second(None if value is None else float(str(value)))
+    except ValueError:
+        raise UsageError(f"--bwlimit must be a number of MB/s >= 0, not {value!r}") from None
+
+
 def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
     poll = PollSettings(
         workers=int(args.poll_workers),
@@ -167,6 +186,8 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         block_size=int(args.block_size) * MiB,
         block_concurrency=int(args.block_concurrency),
         memory_budget=int(args.memory_budget) * MiB,
+        adaptive_concurrency=not bool(args.fixed_concurrency),
+        bwlimit=_bwlimit(args.bwlimit),
         direct_max_bytes=int(args.direct_max_bytes),
         batch_size=int(args.batch_size),
         batch_linger=float(args.batch_linger),
