@@ -137,11 +137,16 @@ def _rows(manifest: Path, only: frozenset[int] | None) -> Iterator[ManifestRow]:
 
 
 def _report_unfinished(
-    writer: ReportWriter, rows: Iterator[ManifestRow], code: str, message: str
+    writer: ReportWriter,
+    rows: Iterator[ManifestRow],
+    code: str,
+    message: str,
+    *,
+    retryable: bool = False,
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
     provisional (not journaled), so the next run resumes the rows behind them."""
-    info = ErrorInfo(stage="run", code=code, message=message)
+    info = ErrorInfo(stage="run", code=code, message=message, retryable=retryable)
     for row in rows:
         if row.row not in writer.tally.reported_rows:
             writer.write(
@@ -211,7 +216,9 @@ async def run_batch(
                     raise
                 if isinstance(fatal, ServiceUnreachable):  # a clean stop: resumable
                     unfinished = _rows(manifest, only_rows)
-                    _report_unfinished(writer, unfinished, fatal.code, fatal.message)
+                    _report_unfinished(
+                        writer, unfinished, fatal.code, fatal.message, retryable=True
+                    )
                 elif not isinstance(fatal, ReportWriteError):  # else nowhere to write
                     message = f"run aborted: {fatal.message}"
                     _report_unfinished(writer, _rows(manifest, only_rows), "aborted", message)
