@@ -34,8 +34,8 @@ from typing import Any
 
 from benchmarks import data
 from benchmarks.common import PYTHON, REPO, WORK, MiB
-from benchmarks.scenarios import SANDBOX_KEY, cli_args
-from benchmarks.services import sandbox
+from benchmarks.scenarios import cli_args
+from benchmarks.services import SANDBOX_KEY, sandbox
 
 CASES: dict[str, list[str]] = {
     "adaptive (default)": [],

@@ -52,7 +52,8 @@ async def test_the_sandbox_stopped_mid_run_and_restarted_fails_no_row(tmp_path: 
                 done.set()
 
             tg.start_soon(run)
-            while sb.state.requests.get("direct_upload", 0) < 4:  # mid-run: stop the service
+            # Mid-run, stop the service (its state offers no event to wait for: poll it).
+            while sb.state.requests.get("direct_upload", 0) < 4:  # noqa: ASYNC110
                 await anyio.sleep(0.01)
             down_at = time.monotonic()
         await anyio.sleep(2.5)  # longer than the retries of one request would last
