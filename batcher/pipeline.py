@@ -22,18 +22,12 @@ from pathlib import Path
 
 import aiohttp
 import anyio
-from yarl import URL
 
-from batcher.api.breaker import BreakerApiTransport
 from batcher.api.client import MediaMagicClient
 from batcher.api.transport import AiohttpApiTransport, ApiTransport
-from batcher.blob.bandwidth import Bandwidth
-from batcher.blob.breaker import BreakerBlobTransport
 from batcher.blob.budget import MemoryBudget
-from batcher.blob.link import LinkController, LinkPolicy
 from batcher.blob.transport import AiohttpTransport, BlobTransport
 from batcher.blob.uploader import BlobSettings, BlobUploader
-from batcher.breaker import BreakerPolicy, Breakers
 from batcher.clock import Clock, RealClock
 from batcher.config import Settings
 from batcher.context import RunContext
@@ -45,6 +39,7 @@ from batcher.errors import (
     ServiceUnreachable,
     UsageError,
 )
+from batcher.hosts import Hosts
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
@@ -267,11 +262,8 @@ async def _context(
     ) as session:
         api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
         # A breaker per host: an outage makes senders wait, not rows fail (breaker.py).
-        breakers = Breakers(clock, BreakerPolicy(max_outage=settings.max_outage))
-        api_host = URL(settings.base_url)
-        api = BreakerApiTransport(
-            api, breakers.for_host(f"MediaMagic API {api_host.host}:{api_host.port}")
-        )
+        hosts = Hosts.for_run(settings, clock)
+        api = hosts.api(api, settings.base_url)
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
@@ -279,36 +271,24 @@ async def _context(
             retrier=retrier,
             timeout=settings.request_timeout,
         )
-        bandwidth = Bandwidth(settings.bwlimit, clock) if settings.bwlimit else None
-        pace = bandwidth.take if bandwidth is not None else None
+        pace = hosts.bandwidth.take if hosts.bandwidth is not None else None
         blob = transports.blob if transports else AiohttpTransport(session, pace=pace)
-        blob = BreakerBlobTransport(blob, breakers)
         uploader = BlobUploader.from_transport(
-            blob,
+            hosts.blob(blob),
             _blob_settings(settings),
             budget,
             retrier,
             store=journal.blocks,
             clock=clock,
-            link=_link(settings, clock),
+            link=hosts.link,
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
-        ctx.breakers = breakers
-        ctx.bandwidth = bandwidth
+        ctx.breakers = hosts.breakers
+        ctx.bandwidth = hosts.bandwidth
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
-
-
-def _link(settings: Settings, clock: Clock) -> LinkController | None:
-    """One controller for the run's blob requests in flight, capped where a fixed setting
-    would put them (and where the memory budget would anyway)."""
-    if not settings.adaptive_concurrency:
-        return None
-    fixed = settings.upload_workers * settings.block_concurrency
-    ceiling = max(1, min(fixed, settings.memory_budget // settings.block_size))
-    return LinkController(clock, LinkPolicy(ceiling=ceiling))
 
 
 def _absolute(path: Path) -> Path:

@@ -8,8 +8,8 @@ Per case, against a fresh sandbox whose blob host reads upload bodies at ``--rat
 
 1. a clean run of the batcher CLI: wall time, so throughput = file size / wall against the
    link rate (interpreter start, E1/E4/polls included: the upload dominates);
-2. a fresh sandbox again, the same command SIGKILLed when half the file's time on the link
-   has passed, then run again to the end. ``re-sent`` = the body bytes the sandbox read in
+2. a fresh sandbox again, the same command SIGKILLed half-way through the clean run's wall
+   time (mid-upload), then run again to the end. ``re-sent`` = the body bytes the sandbox read in
    both runs minus the file size (Put Block List bodies included; they are a few KB): the
    partial blocks the kill threw away, plus any staged block the resume could not vouch for.
 
@@ -67,8 +67,9 @@ def clean_run(ds: data.Dataset, extra: list[str], rate: float, run_dir: Path) ->
             "received": int(sb.state["blob_bytes_received"])}  # fmt: skip
 
 
-def killed_run(ds: data.Dataset, extra: list[str], rate: float, run_dir: Path) -> dict[str, Any]:
-    kill_after = 1.0 + 0.5 * ds.total_bytes / rate  # ~1 s to start, then half the file
+def killed_run(
+    ds: data.Dataset, extra: list[str], rate: float, run_dir: Path, *, kill_after: float
+) -> dict[str, Any]:
     with sandbox(run_dir, blob_bandwidth=rate) as sb:
         cmd = cli_args(sb, ds.manifest, run_dir, extra)
         # The resume is the same command, minus --fresh (which would start over).
@@ -103,13 +104,14 @@ def main() -> None:
     out: dict[str, Any] = {"file_bytes": ds.total_bytes, "link_mb_per_s": args.rate,
                            "block_mib": 8, "runs": runs, "cases": {}}  # fmt: skip
     for name, extra in CASES.items():
-        slug = name.split(" ")[0] + ("16" if "16" in name else "")
+        slug = "-".join(name.replace(",", "").replace("(", "").replace(")", "").split())
         samples = []
         for i in range(runs):
             base = WORK / "runs" / "slowlink" / slug / f"run{i}"
             base.mkdir(parents=True, exist_ok=True)
             clean = clean_run(ds, extra, rate, base / "clean")
-            killed = killed_run(ds, extra, rate, base / "killed")
+            # Half-way through this case's own clean run: mid-upload whatever its startup.
+            killed = killed_run(ds, extra, rate, base / "killed", kill_after=clean["wall_s"] / 2)
             samples.append({**clean, **{f"kill_{k}": v for k, v in killed.items()}})
         figures = {
             "mb_per_s": statistics.median(s["mb_per_s"] for s in samples),

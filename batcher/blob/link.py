@@ -9,7 +9,7 @@ is full; past that they only add what a failure loses.
 
 How (a simple probe, in the spirit of TCP BBR's):
 
-* start at ``start`` slots (2);
+* start at ``start`` slots (1: one block per file in flight is what a kill may lose);
 * every step (at least ``step_seconds`` and ``2 x limit`` acknowledged requests) compare
   the bytes acknowledged per second with the step before: after a step up, keep growing
   (by one, or by half when throughput jumped by over 30 %) while throughput grew by more
@@ -43,7 +43,7 @@ from batcher.logs import event
 
 @dataclass(frozen=True)
 class LinkPolicy:
-    start: int = 2
+    start: int = 1
     ceiling: int = 32
     step_seconds: float = 0.25
     gain: float = 0.10
