@@ -4,8 +4,9 @@ run stops cleanly (``ServiceUnreachable``) so the same command resumes later.
 
 States:
 
-* **closed**: calls go through. ``threshold`` consecutive outage failures (connection
-  refused, DNS, connect timeouts; for the API also 502/503/504 answers) open it.
+* **closed**: calls go through. A connection that cannot be made (refused, DNS, connect
+  timeout) opens it; so do ``threshold`` consecutive timeouts or gateway answers (for the
+  API 502/503/504, for blob storage 502/504).
 * **open**: no request goes out except one probe at a time, sent after a backoff on the
   clock (exponential, capped). A call whose request failed without reaching the service
   (a connection never made) waits here and is sent again once the host is back: its row
@@ -42,7 +43,8 @@ RAMP_DONE = 64
 @dataclass(frozen=True)
 class BreakerPolicy:
     threshold: int = 3
-    """Consecutive outage failures that open the breaker."""
+    """Consecutive timeouts / gateway answers that open the breaker (a connection that
+    cannot be made opens it at once)."""
     probe_initial: float = 1.0
     probe_max: float = 30.0
     probe_multiplier: float = 2.0
@@ -191,7 +193,12 @@ class Breaker:
 
     def _failure(self, cause: BaseException | None) -> None:
         self._failures += 1
-        if self.is_open or self._failures < self._policy.threshold:
+        if self.is_open:
+            return
+        # A connection that cannot be made opens it at once: waiting costs a second if it
+        # was a blip, while letting the retrier spend attempts on it could fail the row.
+        # Timeouts and gateway answers may be one slow request: they need a streak.
+        if not hold_and_resend(cause) and self._failures < self._policy.threshold:
             return
         self._opened_at = self._clock.now()
         self._opened_wall = self._clock.wall()

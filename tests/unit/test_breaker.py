@@ -46,21 +46,31 @@ class Host:
         return "ok"
 
 
-async def test_closed_breaker_passes_calls_and_failures_below_threshold() -> None:
+async def test_timeouts_below_the_threshold_pass_and_a_success_resets_the_count() -> None:
     clock = FakeClock()
     breaker = Breaker("h", clock, BreakerPolicy(threshold=3))
 
-    async def refuse() -> str:
-        raise TransportError("cannot connect", ambiguous=False)
+    async def slow() -> str:
+        raise RequestTimeoutError("no answer")
 
     for _ in range(2):
-        with pytest.raises(TransportError):
-            await breaker.call(refuse)
+        with pytest.raises(RequestTimeoutError):
+            await breaker.call(slow)
     assert not breaker.is_open
     assert await breaker.call(lambda: _value("x")) == "x"
-    with pytest.raises(TransportError):
-        await breaker.call(refuse)  # the success reset the count: 1 of 3
+    with pytest.raises(RequestTimeoutError):
+        await breaker.call(slow)  # the success reset the count: 1 of 3
     assert not breaker.is_open
+
+
+async def test_one_refused_connection_opens_it_and_is_sent_again_once_the_host_is_back() -> None:
+    clock = FakeClock(start=0.0)
+    host = Host(clock, up_at=5.0)
+    breaker = Breaker("h", clock, BreakerPolicy(threshold=3))
+    async with clock.autojump():
+        assert await breaker.call(host.send) == "ok"  # no error reached the caller
+    assert breaker.opened == 1
+    assert host.attempts[0] == 0.0 and len(host.attempts) <= 5
 
 
 async def _value(v: str) -> str:
