@@ -59,7 +59,7 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, TransportError) and exc.retryable and not exc.ambiguous
 
 
-def hold_and_resend(exc: BaseException) -> bool:
+def hold_and_resend(exc: BaseException | None) -> bool:
     """Safe to send again ourselves: the request never reached the service."""
     return isinstance(exc, TransportError) and exc.retryable and not exc.ambiguous
 
