@@ -152,7 +152,8 @@ class Breaker:
         return True
 
     async def _wait_before_probe(self) -> None:
-        assert self._opened_at is not None
+        if self._opened_at is None:
+            return  # a late answer closed it meanwhile: go as an ordinary call
         deadline = self._opened_at + self._policy.max_outage
         wait = min(self._next_wait, max(0.0, deadline - self._clock.now()))
         self._next_wait = min(

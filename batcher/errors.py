@@ -64,7 +64,9 @@ class ServiceUnreachable(BatcherError):
     run of the same command resumes them."""
 
     code = "service_unreachable"
-    retryable = True
+    # Not retried by the Retrier: the breaker already waited --max-outage. The report
+    # lines it leaves say retryable (the next run picks the rows up).
+    retryable = False
 
 
 class FatalApiError(BatcherError):

@@ -40,6 +40,9 @@ import anyio
 from batcher.clock import Clock
 from batcher.logs import event
 
+IDLE_RESET = 0.5
+"""Seconds with nothing in flight after which the throughput step starts afresh."""
+
 
 @dataclass(frozen=True)
 class LinkPolicy:
@@ -126,6 +129,7 @@ class LinkController:
         self._before_step = self.slots.total
         """The limit before the last step up or down (where a useless step returns to)."""
         self._per_request_rate: float | None = None
+        self._idle_since: float | None = None
         self.history: list[tuple[float, int, float]] = []
         """(time, limit, bytes/s) at each step: for tests and the benchmark."""
 
@@ -139,15 +143,19 @@ class LinkController:
 
     @asynccontextmanager
     async def slot(self, file_number: int, index: int) -> AsyncIterator[None]:
-        if self.slots.used == 0:
+        now = self._clock.now()
+        if self._idle_since is not None and now - self._idle_since > IDLE_RESET:
             # The link was idle (between files, or waiting for the API): a step spanning
             # that pause would measure the pause, not the link.
-            self._step_start, self._step_bytes, self._step_acks = self._clock.now(), 0, 0
+            self._step_start, self._step_bytes, self._step_acks = now, 0, 0
         await self.slots.acquire((file_number, index))
+        self._idle_since = None
         try:
             yield
         finally:
             self.slots.release()
+            if self.slots.used == 0:
+                self._idle_since = self._clock.now()
 
     def timeout(self, nbytes: int, fallback: float) -> float:
         """The time limit for a request of ``nbytes`` body: from the rate seen so far (or
