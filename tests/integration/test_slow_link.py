@@ -39,12 +39,12 @@ async def test_on_a_4_mb_s_link_few_blocks_are_in_flight_and_timeouts_follow_the
     clock = RealClock()
     # 2 files x 8 blocks per file would be 16 blocks in flight without the controller.
     link = LinkController(clock, LinkPolicy(ceiling=16))
-    block = 256 * 1024
+    block = MiB
     settings = BlobSettings(block_size=block, single_put_max=block, block_concurrency=8)
     files = []
     for i in range(2):
         path = tmp_path / f"big{i}.mp4"
-        path.write_bytes(MP4 + os.urandom(6 * MiB - len(MP4)))
+        path.write_bytes(MP4 + os.urandom(8 * MiB - len(MP4)))
         files.append(path)
     async with (
         running_sandbox(config) as sb,
@@ -66,8 +66,9 @@ async def test_on_a_4_mb_s_link_few_blocks_are_in_flight_and_timeouts_follow_the
                 tg.start_soon(partial(uploader.upload, key=f"k{i}"), LocalFile.stat(path), sas)
         stored = sorted(b.committed_sha256 or "" for b in sb.state.blobs.values())
     assert stored == sorted(hashlib.sha256(p.read_bytes()).hexdigest() for p in files)
-    assert len(link.history) >= 4  # it measured, step by step
-    assert link.slots.peak <= 4, link.history  # a few blocks fill a shared 4 MB/s link
+    assert len(link.history) >= 3  # it measured, step by step
+    # One or two 1 MiB blocks fill a shared 4 MB/s link (0.5 s of it is 2 MB).
+    assert link.slots.peak <= 3, link.history
     # The rate each block saw (~1-4 MB/s) sets its timeout: 30 s + 8 MiB / (half of it).
     assert 32.0 < link.timeout(8 * MiB, fallback=0.0) < 60.0
 

@@ -113,7 +113,8 @@ async def test_on_a_slow_link_a_few_blocks_fill_it_not_the_ceiling(tmp_path: Pat
     clock = FakeClock()
     # 640 KiB/s in all, 160 KiB/s per connection: four in flight fill the link.
     link = Link(clock, capacity=640 * KIB, per_connection=160 * KIB)
-    controller = LinkController(clock, LinkPolicy(ceiling=32))
+    # risk_seconds=0: the probing alone (the throughput floor would allow 5 of these blocks).
+    controller = LinkController(clock, LinkPolicy(ceiling=32, risk_seconds=0.0))
     rate = await _upload_files(tmp_path, link, controller, files=3, blocks=20)
     assert 3 <= controller.limit <= 6, controller.history
     assert link.peak <= 7  # never 4 files x 8 blocks = 32 crawling blocks
@@ -123,10 +124,31 @@ async def test_on_a_slow_link_a_few_blocks_fill_it_not_the_ceiling(tmp_path: Pat
 async def test_on_a_fast_link_it_grows_to_the_ceiling(tmp_path: Path) -> None:
     clock = FakeClock()
     link = Link(clock, capacity=100_000 * KIB, per_connection=1000 * KIB)  # wants ~100
-    controller = LinkController(clock, LinkPolicy(ceiling=8))
+    controller = LinkController(clock, LinkPolicy(ceiling=8, risk_seconds=0.0))
     await _upload_files(tmp_path, link, controller, files=2, blocks=60)
     assert max(limit for _, limit, _ in controller.history) == 8, controller.history
     assert controller.slots.peak == 8
+
+
+async def test_a_fast_link_gets_its_ceiling_from_the_first_measurement(tmp_path: Path) -> None:
+    clock = FakeClock()
+    link = Link(clock, capacity=100_000 * KIB, per_connection=1000 * KIB)
+    controller = LinkController(clock, LinkPolicy(ceiling=8))
+    await _upload_files(tmp_path, link, controller, files=2, blocks=30)
+    limits = [limit for _, limit, _ in controller.history]
+    # One request alone moves ~0.9 MB/s: half a second of that is 6 blocks, at once.
+    assert limits[0] == 1 and limits[1] >= 6, controller.history
+    assert max(limits) == 8
+
+
+async def test_the_throughput_floor_keeps_about_half_a_second_in_flight(tmp_path: Path) -> None:
+    clock = FakeClock()
+    link = Link(clock, capacity=640 * KIB, per_connection=640 * KIB)  # one request fills it
+    controller = LinkController(clock, LinkPolicy(ceiling=32, risk_seconds=0.5))
+    await _upload_files(tmp_path, link, controller, files=2, blocks=20)
+    # 0.5 s of ~640 KiB/s is 4-5 blocks of 64 KiB: never fewer once measured, few more.
+    assert 4 <= controller.limit <= 7, controller.history
+    assert all(limit >= 4 for _, limit, _ in controller.history[1:]), controller.history
 
 
 async def test_a_link_that_one_connection_fills_keeps_few_blocks_in_flight(
@@ -134,7 +156,7 @@ async def test_a_link_that_one_connection_fills_keeps_few_blocks_in_flight(
 ) -> None:
     clock = FakeClock()
     link = Link(clock, capacity=400 * KIB, per_connection=400 * KIB)
-    controller = LinkController(clock, LinkPolicy(ceiling=16))
+    controller = LinkController(clock, LinkPolicy(ceiling=16, risk_seconds=0.0))
     await _upload_files(tmp_path, link, controller, files=2, blocks=20)
     assert controller.limit <= 3, controller.history
     assert link.peak <= 4
