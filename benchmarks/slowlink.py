@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--rate", type=float, default=25.0, help="link MB/s (decimal)")
     ap.add_argument("--size-mb", type=int, default=None)
+    ap.add_argument("--only", default=None, help="cases whose name contains this")
     args = ap.parse_args()
     size = (args.size_mb or (48 if args.quick else 150)) * 1_000_000
     runs = args.runs or (1 if args.quick else 2)
@@ -104,6 +105,8 @@ def main() -> None:
     out: dict[str, Any] = {"file_bytes": ds.total_bytes, "link_mb_per_s": args.rate,
                            "block_mib": 8, "runs": runs, "cases": {}}  # fmt: skip
     for name, extra in CASES.items():
+        if args.only and args.only not in name:
+            continue
         slug = "-".join(name.replace(",", "").replace("(", "").replace(")", "").split())
         samples = []
         for i in range(runs):
@@ -125,7 +128,7 @@ def main() -> None:
               f"(max {figures['resent_mib_max']:.1f})", flush=True)  # fmt: skip
     out["command"] = "python -m benchmarks.slowlink" + (" --quick" if args.quick else "")
     out["python"] = PYTHON
-    if not args.quick:
+    if not args.quick and not args.only:
         RESULTS.write_text(json.dumps(out, indent=2) + "\n")
 
 

@@ -12,8 +12,8 @@ How (a simple probe, in the spirit of TCP BBR's):
 * start at ``start`` slots (1: one block per file in flight is what a kill may lose);
 * every step (at least ``step_seconds`` and ``2 x limit`` acknowledged requests) compare
   the bytes acknowledged per second with the step before: after a step up, keep growing
-  (by one, or by half when throughput jumped by over 30 %) while throughput grew by more
-  than ``gain`` (10 %); if it did not, step back to where it was and hold there;
+  (by one, or by half when throughput jumped by over 60 %) while throughput grew by more
+  than ``gain`` (20 %); if it did not, step back to where it was and hold there;
 * while holding, probe every ``hold_steps`` steps: one step up, or one step down (kept
   when throughput stays within ``gain`` of what it was: fewer blocks, same speed);
 * never below what ``risk_seconds`` (0.5 s) of the measured throughput fills: a fast link
@@ -52,7 +52,7 @@ class LinkPolicy:
     start: int = 1
     ceiling: int = 32
     step_seconds: float = 0.25
-    gain: float = 0.10
+    gain: float = 0.20
     hold_steps: int = 8
     risk_seconds: float = 0.5
     """In flight may always be this many seconds of the measured throughput (at least one

