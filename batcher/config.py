@@ -120,6 +120,11 @@ class Settings(BaseModel):
     block_size: int = Field(8 * MiB, ge=64 * 1024, le=4000 * MiB)
     block_concurrency: int = Field(4, ge=1, le=64)
     memory_budget: int = Field(256 * MiB, ge=MiB)
+    adaptive_concurrency: bool = True
+    """Size the blob requests in flight (all files) to the link's measured throughput, up
+    to ``upload_workers x block_concurrency`` (``blob/link.py``); off: that many always."""
+    bwlimit: float | None = Field(None, gt=0)
+    """Bytes per second the run's upload bodies may use on average (None: no cap)."""
 
     batch_size: int = Field(50, ge=1, le=1000)
     batch_linger: float = Field(2.0, ge=0)
@@ -137,6 +142,10 @@ class Settings(BaseModel):
     """Longest Retry-After waited out; a longer one stops the run (re-run to finish)."""
     max_rate: dict[str, float] = Field(default_factory=dict)
     """User ceiling per rate-limit bucket, requests/s (a key shared with other tools)."""
+
+    max_outage: float = Field(900.0, gt=0)
+    """How long a host may stay unreachable (senders wait, probes go out) before the run
+    stops cleanly, resumable by the same command."""
 
     journal_path: Path | None = None
     """Default: next to the report, ``<report>.journal.sqlite``."""

@@ -8,8 +8,10 @@ from pathlib import Path
 import anyio
 
 from batcher.api.protocol import MediaMagicApi
+from batcher.blob.bandwidth import Bandwidth
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.uploader import BlobUploader
+from batcher.breaker import Breakers
 from batcher.clock import Clock
 from batcher.config import Settings
 from batcher.pacing import Pacer
@@ -54,3 +56,7 @@ class RunContext:
     counters: RunCounters = field(default_factory=RunCounters)
     pacing: Pacer | None = None
     """The rate-limit gate; ``pacing.closed_line()`` says which buckets are shut until when."""
+    bandwidth: Bandwidth | None = None
+    """``--bwlimit``: what direct uploads draw from before they are sent."""
+    breakers: Breakers | None = None
+    """The run's circuit breakers: ``breakers.notice()`` says which host is unreachable."""

@@ -13,6 +13,7 @@ and its flags, never at HTTP statuses or ``code`` strings.
     ├── DiskFullError               exit 74: a local write failed (no room, I/O error)
     ├── Interrupted                 exit 130: Ctrl-C / SIGTERM; the next run resumes
     │   └── ThrottledTooLong        a Retry-After longer than --max-throttle-wait
+    ├── ServiceUnreachable          a host stayed away past --max-outage: clean stop, resumable
     ├── FatalApiError               exit 3: the service refuses the whole run
     │   ├── AuthenticationError     401 (missing / invalid / expired / revoked key)
     │   └── PlanError               402 (plan lacks the Integrations API)
@@ -92,6 +93,17 @@ class ThrottledTooLong(Interrupted):
         super().__init__(message)
         self.bucket = bucket
         self.until = until
+
+
+class ServiceUnreachable(BatcherError):
+    """A host (the API or the blob storage) stayed unreachable longer than ``--max-outage``.
+    Not a row's failure: the run stops, unfinished rows get provisional lines and the next
+    run of the same command resumes them."""
+
+    code = "service_unreachable"
+    # Not retried by the Retrier: the breaker already waited --max-outage. The report
+    # lines it leaves say retryable (the next run picks the rows up).
+    retryable = False
 
 
 class FatalApiError(BatcherError):

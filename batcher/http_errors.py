@@ -8,6 +8,7 @@ Model: httpx's ``map_httpcore_exceptions``. Rules, the same for both hosts:
   had no effect, so even a non-idempotent one may be sent again;
 * a TLS certificate was rejected: not retryable (it will be as bad next time);
 * the connection dropped after sending, a cut answer, a reset: ``TransportError`` (ambiguous);
+* no connection in time: ``RequestTimeoutError(ambiguous=False)`` (nothing was sent);
 * no answer in time: ``RequestTimeoutError`` (ambiguous).
 
 Errors are raised ``from None``: the foreign exception's text may echo a URL with a SAS
@@ -56,6 +57,9 @@ def translate_transport_errors(what: str, scrub: Callable[[str], str]) -> Iterat
     message (already safe to print); ``scrub`` removes secrets from foreign texts."""
     try:
         yield
+    except aiohttp.ConnectionTimeoutError:
+        # aiohttp raises this for any timeout before the connection is made: nothing sent.
+        raise RequestTimeoutError(f"{what}: cannot connect (timed out)", ambiguous=False) from None
     except (TimeoutError, aiohttp.ServerTimeoutError):
         raise RequestTimeoutError(f"{what}: no answer within the request timeout") from None
     except aiohttp.ClientConnectorCertificateError as exc:

@@ -39,9 +39,11 @@ from batcher.errors import (
     FatalApiError,
     Interrupted,
     ReportWriteError,
+    ServiceUnreachable,
     ThrottledTooLong,
     UsageError,
 )
+from batcher.hosts import Hosts
 from batcher.logs import event
 from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
 from batcher.pacing import Pacer
@@ -76,7 +78,9 @@ def journal_path_for(report: Path) -> Path:
 
 
 def _first_fatal(exc: BaseException) -> BatcherError | None:
-    if isinstance(exc, FatalApiError | UsageError | DiskFullError | ThrottledTooLong):
+    if isinstance(
+        exc, FatalApiError | UsageError | DiskFullError | ThrottledTooLong | ServiceUnreachable
+    ):
         return exc
     if isinstance(exc, BaseExceptionGroup):
         for inner in exc.exceptions:
@@ -163,12 +167,14 @@ def _report_unfinished(
     message: str,
     fanout: LineFanout,
     ctx: RunContext,
+    *,
+    retryable: bool = False,
 ) -> None:
     """After an abort or interruption every row still gets its line; these lines are
     provisional (not journaled), so the next run resumes the rows behind them. A row the
     stopped run never reached but an earlier one finished gets its finished line. The view is
     told their number, not each one (hundreds of identical lines bury the reason)."""
-    info = ErrorInfo(stage="run", code=code, message=message)
+    info = ErrorInfo(stage="run", code=code, message=message, retryable=retryable)
     key_column = ctx.settings.key_column
     fanout.view_muted = True
     count = 0
@@ -270,6 +276,11 @@ async def run_batch(
                 if isinstance(fatal, ThrottledTooLong):  # stopped, like an interruption
                     unfinished = _rows(manifest, only_rows, settings)
                     _report_unfinished(writer, unfinished, fatal.code, fatal.message, fanout, ctx)
+                elif isinstance(fatal, ServiceUnreachable):  # a clean stop: resumable
+                    unfinished = _rows(manifest, only_rows, settings)
+                    _report_unfinished(
+                        writer, unfinished, fatal.code, fatal.message, fanout, ctx, retryable=True
+                    )
                 elif not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
@@ -361,6 +372,9 @@ async def _context(
         pacer = Pacer(clock, max_wait=settings.max_throttle_wait, caps=dict(settings.max_rate))
         if gates is not None:
             gates.attach(pacer)  # shared windows, and this process's own learned pace
+        # A breaker per host: an outage makes senders wait, not rows fail (breaker.py).
+        hosts = Hosts.for_run(settings, clock)
+        api = hosts.api(api, settings.base_url)
         client = MediaMagicClient(
             api,
             api_key=settings.api_key,
@@ -370,14 +384,23 @@ async def _context(
             clock=clock,
             max_throttle_wait=settings.max_throttle_wait,
         )
-        blob = transports.blob if transports else AiohttpTransport(session)
+        pace = hosts.bandwidth.take if hosts.bandwidth is not None else None
+        blob = transports.blob if transports else AiohttpTransport(session, pace=pace)
         uploader = BlobUploader.from_transport(
-            blob, _blob_settings(settings), budget, retrier, store=journal.blocks, clock=clock
+            hosts.blob(blob),
+            _blob_settings(settings),
+            budget,
+            retrier,
+            store=journal.blocks,
+            clock=clock,
+            link=hosts.link,
         )
         ctx = RunContext(
             settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
         )
         ctx.pacing = pacer
+        ctx.breakers = hosts.breakers
+        ctx.bandwidth = hosts.bandwidth
         retrier.on_retry = partial(_count_retry, ctx)
         yield ctx
 

@@ -26,6 +26,8 @@ EXIT_DISK_FULL = 74
 """EX_IOERR: the report, journal or log could not be written (disk full, quota, I/O error)."""
 EXIT_INCOMPLETE = 75
 """EX_TEMPFAIL: some rows stopped on a retryable error; re-running the command finishes them."""
+EXIT_UNREACHABLE = EXIT_INCOMPLETE
+"""A host stayed away past --max-outage: the same "stopped, re-run to finish"."""
 EXIT_INTERRUPTED = 130
 
 

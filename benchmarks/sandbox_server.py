@@ -17,7 +17,11 @@ from batcher.sandbox import SandboxConfig, running_sandbox
 
 
 async def serve(args: argparse.Namespace) -> None:
-    config = SandboxConfig(processing_delay=args.processing_delay, storage_dir=args.storage_dir)
+    config = SandboxConfig(
+        processing_delay=args.processing_delay,
+        storage_dir=args.storage_dir,
+        blob_bandwidth_bytes_per_s=args.blob_bandwidth,
+    )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with running_sandbox(config, port=args.port) as sb:
             print(f"sandbox listening on {sb.base_url}", flush=True)
@@ -42,6 +46,7 @@ def main() -> None:
     p.add_argument("--processing-delay", type=float, default=0.0)
     p.add_argument("--state-out", type=Path, required=True)
     p.add_argument("--storage-dir", type=Path, default=None)
+    p.add_argument("--blob-bandwidth", type=float, default=None, help="bytes/s, shared")
     anyio.run(serve, p.parse_args())
 
 

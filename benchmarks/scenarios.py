@@ -156,7 +156,13 @@ def _files(ds: data.Dataset, url_of: Callable[[Path], str]) -> list[dict[str, An
 
 
 def batcher_blob_azurite(
-    ds: data.Dataset, *, block_mib: int, per_file: int, files_at_once: int, budget_mib: int
+    ds: data.Dataset,
+    *,
+    block_mib: int,
+    per_file: int,
+    files_at_once: int,
+    budget_mib: int,
+    adaptive: bool = True,
 ) -> Callable[[Path], Sample]:
     def build(az: Azurite, run_dir: Path) -> tuple[list[str], dict[str, str]]:
         sas = az.container_sas()
@@ -166,6 +172,7 @@ def batcher_blob_azurite(
             "block_concurrency": per_file,
             "budget": budget_mib * MiB,
             "files_at_once": files_at_once,
+            "adaptive": adaptive,
         }
         return _client("batcher_blob", _write_job(run_dir, job)), {}
 
@@ -395,6 +402,10 @@ def large_cases(p: Params) -> list[Case]:
              f"{p.large_files} files at once × {per_file} blocks, budget 256 MiB, MD5 per block",
              batcher_blob_azurite(ds, block_mib=b, per_file=per_file,
                                   files_at_once=p.large_files, budget_mib=256)),
+        Case(s, "batcher blob uploader, fixed", "batcher", "azurite",
+             f"as above with --fixed-concurrency: always {per_file} blocks per file",
+             batcher_blob_azurite(ds, block_mib=b, per_file=per_file,
+                                  files_at_once=p.large_files, budget_mib=256, adaptive=False)),
         Case(s, "batcher CLI (full run)", "batcher", "sandbox",
              f"--block-concurrency {per_file}, upload + E4 + polls, processing 0 s",
              batcher_cli_sandbox(ds, ["--block-size", str(b),

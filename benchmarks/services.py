@@ -197,8 +197,11 @@ class SandboxProc:
 
 
 @contextmanager
-def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[SandboxProc]:
-    """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit."""
+def sandbox(
+    run_dir: Path, *, processing_delay: float = 0.0, blob_bandwidth: float | None = None
+) -> Iterator[SandboxProc]:
+    """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit.
+    ``blob_bandwidth`` (bytes/s) emulates a slow link, shared by every upload body."""
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     state_path = run_dir / "sandbox-state.json"
@@ -207,6 +210,8 @@ def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[Sandbox
     cmd = [PYTHON, "-m", "benchmarks.sandbox_server", "--port", str(port),
            "--processing-delay", str(processing_delay), "--state-out", str(state_path),
            "--storage-dir", str(store)]  # fmt: skip
+    if blob_bandwidth is not None:
+        cmd += ["--blob-bandwidth", str(blob_bandwidth)]
     with log.open("wb") as out:
         # --ab: the "before" case's sandbox comes from the older checkout too.
         where = PROFILE.client_cwd or REPO

@@ -48,6 +48,8 @@ class FileJob:
     counters: dict[str, int] = field(default_factory=_zero_counters)
     found: Callable[[int], None] = field(default=lambda _n: None)
     """Bytes of blocks already staged by an earlier run (``BlobUploader.upload(found=)``)."""
+    number: int = 0
+    """Order of the file among the run's files (the link controller serves older first)."""
 
     def stats(self) -> BlobUploadStats:
         return BlobUploadStats(**{**self.counters, "sas_refreshes": self.keeper.refreshes})

@@ -20,7 +20,8 @@ from multidict import CIMultiDict
 
 from batcher.blob.reader import md5_b64
 from batcher.blob.transport import BlobResponse
-from batcher.errors import BatcherError
+from batcher.clock import Clock
+from batcher.errors import BatcherError, TransportError
 
 _LATEST = re.compile(rb"<Latest>([^<]*)</Latest>")
 
@@ -65,6 +66,9 @@ class FakeBlobService:
         self.max_in_flight_bytes = 0
         self._faults: list[_Fault] = []
         self._yields = yields_per_request
+        self._outages: list[tuple[Clock, float, float]] = []
+        self.refused = 0
+        """Requests refused by an outage."""
 
     # -- scripting -------------------------------------------------------------------------
     def fail(
@@ -81,6 +85,10 @@ class FakeBlobService:
         """Flip a bit of the next body in transit (the service will see an MD5 mismatch)."""
         self._faults.append(_Fault(op, times, corrupt=True))
 
+    def outage(self, clock: Clock, start: float, end: float) -> None:
+        """Refuse every connection between these times of ``clock``."""
+        self._outages.append((clock, start, end))
+
     def ops(self, op: str | None = None) -> list[FakeRequest]:
         return [r for r in self.log if op is None or r.op == op]
 
@@ -95,6 +103,10 @@ class FakeBlobService:
         body: bytes | memoryview | None,
         time_limit: float,
     ) -> BlobResponse:
+        if any(start <= clock.now() < end for clock, start, end in self._outages):
+            self.refused += 1
+            await anyio.lowlevel.checkpoint()
+            raise TransportError(f"{op}: cannot connect (fake outage)", ambiguous=False)
         query = {k: v[0] for k, v in parse_qs(url.raw_query_string).items()}
         req = FakeRequest(method, op, url.path, query, dict(headers), bytes(body or b""))
         self.log.append(req)

@@ -6,7 +6,7 @@ in-memory Azure Blob for unit tests (the habit of httpx's MockTransport).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,9 +68,13 @@ class BlockPayload(aiohttp.payload.Payload):
 
     _value: bytes | memoryview
 
-    def __init__(self, value: bytes | memoryview) -> None:
+    def __init__(
+        self, value: bytes | memoryview, pace: Callable[[int], Awaitable[None]] | None = None
+    ) -> None:
         super().__init__(value, content_type="application/octet-stream")
         self._size = len(value)
+        self._pace = pace
+        """``--bwlimit``: awaited before each slice goes to the socket."""
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         return bytes(self._value).decode(encoding, errors)
@@ -85,13 +89,23 @@ class BlockPayload(aiohttp.payload.Payload):
         if content_length is not None:
             view = view[:content_length]
         for start in range(0, len(view), _SLICE):
-            await writer.write(view[start : start + _SLICE])
+            piece = view[start : start + _SLICE]
+            if self._pace is not None:
+                await self._pace(len(piece))
+            await writer.write(piece)
 
 
 class AiohttpTransport:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        pace: Callable[[int], Awaitable[None]] | None = None,
+    ) -> None:
+        """``pace`` (``Bandwidth.take``) caps the bytes per second of request bodies."""
         check_blob_session(session)
         self._session = session
+        self._pace = pace
 
     async def request(
         self,
@@ -110,7 +124,7 @@ class AiohttpTransport:
             async with self._session.request(
                 method,
                 url,
-                data=None if body is None else BlockPayload(body),
+                data=None if body is None else BlockPayload(body, self._pace),
                 headers=dict(headers),
                 skip_auto_headers=skip,
                 timeout=aiohttp.ClientTimeout(total=time_limit),

@@ -1,8 +1,10 @@
 """Upload one local file to an Azure Blob SAS URL, the way AzCopy does it.
 
-Small files: one Put Blob. Large files: blocks in parallel (``block_concurrency`` per file),
-every block's bytes held under the run-wide MemoryBudget from before the read until its PUT
-has finished, so memory stays near the budget whatever the number or size of files. Every
+Small files: one Put Blob. Large files: blocks in parallel (up to ``block_concurrency`` per
+file; with a run-wide ``LinkController``, as many across files as the link's measured
+throughput rewards), every block's bytes held under the run-wide MemoryBudget from before
+the read until its PUT has finished, so memory stays near the budget whatever the number or
+size of files. Every
 request carries a transactional Content-MD5. Retryable failures go through the Retrier; a
 SAS that expires mid-file is refreshed and the file continues from the blocks already
 staged; a StagedBlockStore lets a later attempt skip blocks an earlier one staged.
@@ -10,7 +12,8 @@ staged; a StagedBlockStore lets a later attempt skip blocks an earlier one stage
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import aiohttp
@@ -20,6 +23,7 @@ from batcher.blob import ops
 from batcher.blob.blocks import MAX_BLOCK_SIZE, Block, BlockPlan, MiB, block_id, plan_blocks
 from batcher.blob.budget import MemoryBudget
 from batcher.blob.job import BlobUploadStats, FileJob
+from batcher.blob.link import LinkController
 from batcher.blob.reader import Chunk, LocalFile, ReaderFactory, open_pread
 from batcher.blob.sas import SasKeeper, SasSource
 from batcher.blob.staged import InMemoryStagedBlockStore, StagedBlockStore
@@ -66,11 +70,14 @@ class BlobUploader:
         clock: Clock | None = None,
         *,
         open_file: ReaderFactory = open_pread,
+        link: LinkController | None = None,
     ) -> None:
         """``session`` must be dedicated to blob hosts: no default headers or auth (checked),
         and a connection limit of at least (files in flight) x ``block_concurrency``,
         because aiohttp counts waiting for a pooled connection against the timeout."""
-        self._init(AiohttpTransport(session), settings, budget, retrier, store, clock, open_file)
+        self._init(
+            AiohttpTransport(session), settings, budget, retrier, store, clock, open_file, link
+        )
 
     @classmethod
     def from_transport(
@@ -83,10 +90,11 @@ class BlobUploader:
         clock: Clock | None = None,
         *,
         open_file: ReaderFactory = open_pread,
+        link: LinkController | None = None,
     ) -> BlobUploader:
         """The same uploader over another transport (e.g. ``testing.FakeBlobService``)."""
         self = cls.__new__(cls)
-        self._init(transport, settings, budget, retrier, store, clock, open_file)
+        self._init(transport, settings, budget, retrier, store, clock, open_file, link)
         return self
 
     def _init(
@@ -98,8 +106,10 @@ class BlobUploader:
         store: StagedBlockStore | None,
         clock: Clock | None,
         open_file: ReaderFactory,
+        link: LinkController | None = None,
     ) -> None:
         self._transport = transport
+        self.link = link
         self._settings = settings
         self._budget = budget
         self._retrier = retrier
@@ -138,6 +148,7 @@ class BlobUploader:
                 file, key, content_type, keeper, reader, self._retrier, progress or _ignore
             )
             job.found = found or job.progress
+            job.number = self.link.new_file() if self.link is not None else 0
             if plan.single_put:
                 await self._upload_single(job)
             else:
@@ -146,16 +157,36 @@ class BlobUploader:
 
     async def _upload_single(self, job: FileJob) -> None:
         size = job.file.size
-        limit = self._settings.request_timeout(size)
-        async with self._budget.hold(size):
+        async with self._slot(job, 0), self._budget.hold(size):
 
             async def put(url: str, chunk: Chunk) -> None:
-                await ops.put_blob(
-                    self._transport, url, chunk, content_type=job.content_type, time_limit=limit
-                )
+                async with self._timed(size) as limit:
+                    await ops.put_blob(
+                        self._transport, url, chunk, content_type=job.content_type, time_limit=limit
+                    )
 
             await job.read_and_send(Block(0, 0, size), put, check_file=True)
         job.progress(size)
+
+    @asynccontextmanager
+    async def _slot(self, job: FileJob, index: int) -> AsyncIterator[None]:
+        """A place among the requests in flight, when the link controller sizes them."""
+        if self.link is None:
+            yield
+            return
+        async with self.link.slot(job.number, index):
+            yield
+
+    @asynccontextmanager
+    async def _timed(self, nbytes: int) -> AsyncIterator[float]:
+        """Yield the request's time limit; tell the controller how long it took."""
+        fallback = self._settings.request_timeout(nbytes)
+        if self.link is None:
+            yield fallback
+            return
+        started = self._clock.now()
+        yield self.link.timeout(nbytes, fallback)
+        self.link.acknowledged(nbytes, self._clock.now() - started)
 
     async def _upload_blocks(self, job: FileJob, plan: BlockPlan) -> None:
         ids = [block_id(job.key, plan, i) for i in range(plan.count)]
@@ -211,7 +242,6 @@ class BlobUploader:
         job.counters["blocks_skipped"] = plan.count - len(missing)
         job.counters["blocks_sent"] = 0
         job.found(plan.file_size - sum(b.length for b in missing))
-        limit = self._settings.request_timeout(plan.block_size)
         failures: list[BatcherError] = []
 
         async def worker(scope: anyio.CancelScope) -> None:
@@ -219,10 +249,12 @@ class BlobUploader:
                 bid = ids[block.index]
 
                 async def put(url: str, chunk: Chunk, bid: str = bid) -> None:
-                    await ops.put_block(self._transport, url, bid, chunk, time_limit=limit)
+                    async with self._timed(len(chunk.data)) as limit:
+                        await ops.put_block(self._transport, url, bid, chunk, time_limit=limit)
 
                 try:
-                    async with self._budget.hold(block.length):
+                    # The slot first: a block waiting for the link holds no memory.
+                    async with self._slot(job, block.index), self._budget.hold(block.length):
                         await job.read_and_send(block, put, check_file=False)
                 except BatcherError as exc:
                     # Stop the file's other blocks and raise this error itself (not an

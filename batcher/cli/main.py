@@ -34,7 +34,13 @@ from batcher.cli.retry_cmd import (
     retry_parser,
 )
 from batcher.config import PollSettings
-from batcher.errors import DiskFullError, FatalApiError, Interrupted, UsageError
+from batcher.errors import (
+    DiskFullError,
+    FatalApiError,
+    Interrupted,
+    ServiceUnreachable,
+    UsageError,
+)
 from batcher.localio import local_write
 from batcher.logs import NOTICE, attach_log_file, detach
 from batcher.pipeline import default_report_path, journal_path_for, run_batch
@@ -52,6 +58,7 @@ from batcher.summary import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_SOME_FAILED,
+    EXIT_UNREACHABLE,
     EXIT_USAGE,
     RunSummary,
 )
@@ -313,6 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except FatalApiError as exc:
             err.write(f"Error: {redact(exc.message)} (HTTP {exc.http_status}); run aborted\n")
             return EXIT_FATAL_API
+        except ServiceUnreachable as exc:
+            err.write(f"Stopped: {redact(exc.message)}\n")
+            return EXIT_UNREACHABLE
         except (Interrupted, KeyboardInterrupt) as exc:
             reason = exc.message if isinstance(exc, Interrupted) else "interrupted"
             err.write(f"Stopped: {reason}\n")

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from batcher.blob.bandwidth import mb_per_second
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings, WebhookSettings
 from batcher.errors import UsageError
 from batcher.logs import LEVELS
@@ -121,6 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         fallback=_d("memory_budget") // MiB,
     )
+    switch(
+        "--fixed-concurrency",
+        "always keep --block-concurrency blocks per file in flight (default: as many across "
+        "files as the link's measured throughput rewards, up to that)",
+    )
+    opt(
+        "--bwlimit",
+        "cap on upload bandwidth in MB/s (decimal; 0: none), e.g. for night runs on an office link",
+        type=float,
+        fallback=0.0,
+    )
     opt(
         "--direct-max-bytes",
         "largest file sent by direct upload",
@@ -177,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
         "your ceiling per rate-limit bucket, requests/s, e.g. upload=20,submission_read=5 "
         "(a key shared with other tools)",
         fallback=None,
+    )
+    opt(
+        "--max-outage",
+        "seconds a host may stay unreachable (senders wait, probes go out) before the run "
+        "stops, resumable by the same command",
+        type=float,
+        fallback=900.0,
     )
     opt(
         "--rerun",
@@ -343,6 +362,13 @@ def api_key_from(args: argparse.Namespace) -> SecretStr | None:
     return SecretStr(key) if key else None
 
 
+def _bwlimit(value: object) -> float | None:
+    try:
+        return mb_per_second(None if value is None else float(str(value)))
+    except ValueError:
+        raise UsageError(f"--bwlimit must be a number of MB/s >= 0, not {value!r}") from None
+
+
 def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
     poll = PollSettings(
         workers=int(args.poll_workers),
@@ -359,6 +385,8 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         block_size=int(args.block_size) * MiB,
         block_concurrency=int(args.block_concurrency),
         memory_budget=int(args.memory_budget) * MiB,
+        adaptive_concurrency=not bool(args.fixed_concurrency),
+        bwlimit=_bwlimit(args.bwlimit),
         direct_max_bytes=int(args.direct_max_bytes),
         batch_size=int(args.batch_size),
         batch_linger=float(args.batch_linger),
@@ -366,6 +394,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         retry_attempts=int(args.retries),
         max_throttle_wait=float(args.max_throttle_wait),
         max_rate=parse_rate_caps(args.max_rate),
+        max_outage=float(args.max_outage),
         rerun=args.rerun,
         on_ambiguous_create=args.on_ambiguous_create,
         manifest_encoding=str(args.manifest_encoding),

@@ -99,6 +99,7 @@ def snapshot(
         eta_seconds=est.seconds,
         phase=est.phase,
         eta_at_least=est.at_least,
+        notice=_notice(ctx),
     )
 
 
@@ -109,3 +110,10 @@ async def progress_loop(
     while True:
         view.update(snapshot(ctx, tally, totals, model, started))
         await ctx.clock.sleep(view.interval)
+
+
+def _notice(ctx: RunContext) -> str | None:
+    """What the user should know now: a host unreachable, or a rate-limit bucket shut."""
+    if ctx.breakers is not None and (text := ctx.breakers.notice()) is not None:
+        return text
+    return None if ctx.pacing is None else ctx.pacing.closed_line()

@@ -35,6 +35,8 @@ class Snapshot:
     eta_seconds: float | None
     phase: str = "uploading"
     eta_at_least: bool = False
+    notice: str | None = None
+    """A condition the user should know of now (e.g. a host unreachable, the run waiting)."""
 
     @property
     def processing(self) -> int:
@@ -78,7 +80,7 @@ def status_line(s: Snapshot) -> str:
         f"uploaded {s.files_uploaded:,} files, {size_text(s.bytes_sent)}{size_total} "
         f"{rate_text(s)} · {s.rows_submitted:,} submitted, "
         f"{s.processing:,} processing · ETA {eta_text(s)}"
-    )
+    ) + (f" · {s.notice}" if s.notice else "")
 
 
 def failure_line(line: ReportLine) -> str:

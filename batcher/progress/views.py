@@ -197,6 +197,8 @@ class RichView:
                 f"[magenta]{s.errors:,} errors[/] · {rate_text(s)} · "
                 f"elapsed {clock_text(s.elapsed)} · ETA {eta_text(s)}"
             )
+            if s.notice:
+                grid.add_row(f"[yellow]{s.notice}[/]")
         return grid
 
     def update(self, s: Snapshot) -> None:

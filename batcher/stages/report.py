@@ -39,8 +39,9 @@ class ReportTally:
             self.provisional += 1
 
 
-# Lines of rows the run stopped before finishing (a fatal answer, Ctrl-C/SIGTERM).
-STOPPED_CODES = frozenset({"aborted", "interrupted"})
+# Lines of rows the run stopped before finishing (a fatal answer, Ctrl-C/SIGTERM, a host
+# gone past --max-outage, a Retry-After past --max-throttle-wait).
+STOPPED_CODES = frozenset({"aborted", "interrupted", "service_unreachable", "throttled"})
 
 
 def provisional(line: ReportLine) -> bool:

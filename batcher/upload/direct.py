@@ -46,6 +46,10 @@ async def upload_direct(ctx: RunContext, job: RowJob) -> None:
     filename = job.upload_filename or upload_filename(job, ctx.run_id, ctx.settings.rerun)
     job.upload_filename = filename
     assert job.path is not None
+    if ctx.bandwidth is not None:
+        # --bwlimit: a direct body goes out at aiohttp's pace, so it draws its whole size
+        # before it is sent; the average stays at the cap.
+        await ctx.bandwidth.take(job.size)
     if job.size <= INLINE_READ_MAX:
         # One chunk, held for the request and its retries: counted in the budget.
         async with ctx.budget.hold(job.size):

@@ -1,14 +1,18 @@
 """batcher's BlobUploader, driven directly: the block path without the API around it.
 
 Job: {"files": [{"path", "url"}], "block_size", "block_concurrency", "budget",
-"files_at_once"}. Built the way ``batcher.pipeline`` builds it (one unlimited pool,
-no cookie jar), with a SAS that does not expire during the run.
+"files_at_once", "adaptive"?, "bwlimit"?}. Built the way ``batcher.pipeline`` builds it (one
+unlimited pool, no cookie jar; with "adaptive", the run-wide link controller capped at
+files_at_once x block_concurrency; "bwlimit" in bytes/s), with a SAS that does not expire
+during the run. Prints the controller's final limit and peak when there is one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
@@ -17,6 +21,7 @@ from batcher.blob.budget import MemoryBudget
 from batcher.blob.reader import LocalFile
 from batcher.blob.sas import SasGrant
 from batcher.blob.uploader import BlobSettings, BlobUploader
+from batcher.clock import RealClock
 from batcher.retry import Retrier
 from benchmarks.clients._util import emit, load_job, rss_mb
 
@@ -46,7 +51,9 @@ async def main() -> None:
     async with aiohttp.ClientSession(
         connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
     ) as session:
-        uploader = BlobUploader(session, settings, budget, Retrier())
+        link = _link(job)
+        extra: dict[str, Any] = {} if link is None else {"link": link}
+        uploader = BlobUploader(session, settings, budget, Retrier(), **extra)
 
         async def worker() -> None:
             nonlocal requests
@@ -66,7 +73,19 @@ async def main() -> None:
         requests=requests,
         budget_peak_mb=budget.peak / (1 << 20),
         baseline_rss_mb=baseline,
+        link_limit=None if link is None else link.limit,
+        link_peak=None if link is None else link.slots.peak,
     )
+
+
+def _link(job: dict[str, Any]) -> Any:
+    """The link controller, when asked for and this batcher has one ("[before]" may not)."""
+    if not job.get("adaptive") or importlib.util.find_spec("batcher.blob.link") is None:
+        return None
+    from batcher.blob.link import LinkController, LinkPolicy
+
+    ceiling = int(job["files_at_once"]) * int(job["block_concurrency"])
+    return LinkController(RealClock(), LinkPolicy(ceiling=ceiling))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,12 @@ import pytest
 
 from batcher.api.errors_map import error_for_status, map_transport_errors
 from batcher.blob.errors import translate_client_errors
-from batcher.errors import AlreadySubmittedError, ConflictError, TransportError
+from batcher.errors import (
+    AlreadySubmittedError,
+    ConflictError,
+    RequestTimeoutError,
+    TransportError,
+)
 
 SAS = "https://acct.blob.core.windows.net/c/b?sv=1&sp=cw&sig=SECRETSIG"
 Translator = Callable[[], AbstractContextManager[None]]
@@ -66,3 +71,13 @@ def test_409s_are_classes_not_code_strings() -> None:
     assert isinstance(already, AlreadySubmittedError) and already.code == "already_submitted"
     assert isinstance(other, ConflictError) and not isinstance(other, AlreadySubmittedError)
     assert other.code == "conflict"
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_a_connect_timeout_is_not_ambiguous_but_a_read_timeout_is(host: str) -> None:
+    with pytest.raises(RequestTimeoutError) as info, HOSTS[host]():
+        raise aiohttp.ConnectionTimeoutError("Connection timeout to host")
+    assert info.value.retryable and not info.value.ambiguous
+    with pytest.raises(RequestTimeoutError) as info, HOSTS[host]():
+        raise aiohttp.SocketTimeoutError("Timeout on reading data from socket")
+    assert info.value.retryable and info.value.ambiguous

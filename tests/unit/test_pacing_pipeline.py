@@ -14,7 +14,7 @@ import anyio.lowlevel
 import pytest
 from pydantic import SecretStr
 
-from batcher.api.testing import Answer, DropBefore, FakeMediaMagic
+from batcher.api.testing import Answer, FakeMediaMagic
 from batcher.clock import FakeClock
 from batcher.config import PollSettings, Settings
 from batcher.errors import Interrupted, UsageError
@@ -98,7 +98,8 @@ async def test_one_sas_request_is_retried_by_exactly_one_loop(tmp_path: Path) ->
     # SAS fetch, which had its own retrier.
     clock = FakeClock()
     fake = FakeMediaMagic(clock)
-    fake.script("upload_url", *[DropBefore() for _ in range(200)])
+    # A 500 (retryable, and not an outage: the host answers) on every E1.
+    fake.script("upload_url", *[Answer(500, {"detail": "boom"}) for _ in range(200)])
     manifest = _manifest(tmp_path, [200_000])  # presigned
     async with clock.autojump():
         await run_batch(

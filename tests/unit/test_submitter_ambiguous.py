@@ -113,22 +113,24 @@ def _state(tmp_path: Path, row: int) -> RowState | None:
     return None if record is None else record.state
 
 
-async def test_a_create_that_surely_did_not_land_leaves_the_rows_plainly_uploaded(
+async def test_a_refused_create_fails_its_rows_provisionally_or_is_resent_by_the_breaker(
     tmp_path: Path,
 ) -> None:
+    """A 5xx whose retries are spent leaves its rows plainly "uploaded" (retryable lines:
+    the next run submits them, nothing was created). A refused connection never reaches the
+    submitter at all once the API has answered: its breaker holds the create and sends it
+    again when the host is back, so the row is simply submitted."""
     async with rig(tmp_path, retry_attempts=1) as r:
-        plain = [await r.uploaded_job(i) for i in (1, 2)]
+        plain = [await r.uploaded_job(i) for i in (1, 2)]  # the API has answered: armed
         cut_before = await r.uploaded_job(3)
         cut_before.create_ambiguous = True  # its earlier create was cut: it may have landed
         r.fake.script("create_submission", Answer(500, {"detail": "boom"}), DropBefore())
         _, lines = await _submit(r, plain)
-        _, more = await _submit(r, [cut_before])
+        tickets, more = await _submit(r, [cut_before])
         states = {row: _state(tmp_path, row) for row in (1, 2, 3)}
-    assert [line.error.code for line in [*lines, *more] if line.error] == [
-        "server_error",
-        "server_error",
-        "transport",
-    ]
-    assert all(line.error is not None and line.error.retryable for line in [*lines, *more])
-    # The next run submits 1 and 2 plainly, and still treats 3's create as ambiguous.
-    assert states == {1: RowState.UPLOADED, 2: RowState.UPLOADED, 3: RowState.SUBMITTING}
+    assert [line.error.code for line in lines if line.error] == ["server_error"] * 2
+    assert all(line.error is not None and line.error.retryable for line in lines)
+    assert more == [] and [sorted(j.row for j in t.jobs.values()) for t in tickets] == [[3]]
+    assert r.fake.requests["create_submission"] == 3  # the 500, the refused one, its resend
+    # The next run submits 1 and 2 plainly; 3 is submitted.
+    assert states == {1: RowState.UPLOADED, 2: RowState.UPLOADED, 3: RowState.SUBMITTED}
