@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from batcher.cli.main import main
+from batcher.errors import ServiceUnreachable
 from batcher.progress.model import Snapshot, status_line
 from batcher.summary import EXIT_UNREACHABLE
 from tests.media import write_manifest, write_media
@@ -20,23 +21,37 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_an_unreachable_api_stops_with_exit_75_and_says_to_re_run(
+def test_a_host_gone_past_max_outage_exits_75_and_says_to_re_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write_media(tmp_path, "a.png", 2_000)
     manifest = write_manifest(tmp_path, [{"path": "a.png"}])
     monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_test_anything")
-    monkeypatch.setenv("BATCHER_MAX_OUTAGE", "1")  # the option, through its variable
-    report = tmp_path / "r.jsonl"
-    code = main(
-        [str(manifest), "--base-url", f"http://127.0.0.1:{_closed_port()}", "--report",
-         str(report), "--quiet", "--retries", "2"]
-    )  # fmt: skip
+    message = "MediaMagic API 127.0.0.1:9 unreachable since 02:14:05 (waited 1 s, --max-outage)"
+
+    async def gone(*_: object, **__: object) -> None:
+        raise ServiceUnreachable(message + "; stopped. Re-run the same command to resume.")
+
+    monkeypatch.setattr("batcher.cli.main.run_batch", gone)
+    code = main([str(manifest), "--report", str(tmp_path / "r.jsonl"), "--quiet"])
     err = capsys.readouterr().err
     assert code == EXIT_UNREACHABLE == 75
     assert "Stopped: MediaMagic API 127.0.0.1" in err
-    assert "re-run the same command" in err
-    assert '"code":"service_unreachable"' in report.read_text()
+    assert "Re-run the same command" in err
+
+
+def test_a_base_url_that_never_answers_fails_in_seconds_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_media(tmp_path, "a.png", 2_000)
+    manifest = write_manifest(tmp_path, [{"path": "a.png"}])
+    monkeypatch.setenv("MEDIAMAGIC_API_KEY", "sk_test_anything")
+    monkeypatch.setenv("BATCHER_MAX_OUTAGE", "600")  # not waited for: it never answered
+    url = f"http://127.0.0.1:{_closed_port()}"
+    code = main([str(manifest), "--base-url", url, "--report", str(tmp_path / "r.jsonl"), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert url in err and "--base-url" in err
 
 
 def test_the_status_line_carries_the_outage_notice() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from batcher import run_batch
 from batcher.clock import FakeClock
-from batcher.errors import ServiceUnreachable
+from batcher.errors import UsageError
 from batcher.sandbox import SandboxConfig, running_sandbox
 from tests.integration.helpers import fast_settings, read_report
 from tests.media import write_manifest, write_media
@@ -67,15 +67,18 @@ async def test_the_sandbox_stopped_mid_run_and_restarted_fails_no_row(tmp_path: 
     ]
 
 
-async def test_a_host_that_never_answers_stops_the_run_resumably(tmp_path: Path) -> None:
+async def test_a_host_that_never_answered_is_a_wrong_url_not_an_outage(tmp_path: Path) -> None:
+    """The breaker waits only for a host that has answered once: one that never did (the
+    pre-run probe) is a wrong address, and the run fails in seconds naming it, uploading
+    nothing (an outage after the first answer is waited for: the tests above)."""
     clock = FakeClock()
     manifest = _manifest(tmp_path, 5)
-    settings = fast_settings(f"http://127.0.0.1:{_free_port()}", tmp_path, max_outage=120.0)
+    url = f"http://127.0.0.1:{_free_port()}"
+    settings = fast_settings(url, tmp_path, max_outage=120.0)
     async with clock.autojump():
-        with pytest.raises(ServiceUnreachable) as info:
+        with pytest.raises(UsageError) as info:
             await run_batch(manifest, settings, clock=clock)
-    assert "MediaMagic API 127.0.0.1" in info.value.message
-    assert 120.0 <= clock.now() - 1000.0 < 200.0
+    assert url in info.value.message and "--base-url" in info.value.message
+    assert clock.now() - 1000.0 < 15  # seconds, not the 120 s --max-outage
     lines = read_report(settings.report_path)  # type: ignore[arg-type]
-    assert [line["error"]["code"] for line in lines] == ["service_unreachable"] * 5
-    assert all(line["error"]["retryable"] is not False for line in lines)
+    assert [line["error"]["code"] for line in lines] == ["aborted"] * 5
