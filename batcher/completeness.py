@@ -10,11 +10,20 @@ the rows written.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from batcher.context import RunContext
+from batcher.logs import event
+from batcher.outcome import ErrorInfo, ReportLine
+from batcher.progress.announce import notice
+from batcher.progress.fanout import LineFanout
+from batcher.progress.notices import unfinished_text
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.rowset import RowBitmap
+from batcher.stages.read import recorded_line
+from batcher.stages.report import ReportWriter
 
 SHOWN = 10
 """How many missing row numbers a message names (the count is always exact)."""
@@ -55,3 +64,50 @@ class RowsRead:
                 if len(first) < SHOWN:
                     first.append(r)
         return MissingRows(count, tuple(first))
+
+
+def report_unfinished(
+    writer: ReportWriter,
+    rows: Iterator[ManifestRow],
+    code: str,
+    message: str,
+    fanout: LineFanout,
+    ctx: RunContext,
+    *,
+    retryable: bool = False,
+) -> None:
+    """After an abort or interruption every row still gets its line; these lines are
+    provisional (not journaled), so the next run resumes the rows behind them. A row the
+    stopped run never reached but an earlier one finished gets its finished line. The view is
+    told their number, not each one (hundreds of identical lines bury the reason)."""
+    info = ErrorInfo(stage="run", code=code, message=message, retryable=retryable)
+    key_column = ctx.settings.key_column
+    fanout.view_muted = True
+    count = 0
+    for row in rows:
+        if row.row not in writer.tally.reported_rows:
+            done = recorded_line(ctx.journal, row, ctx.manifest_dir, key_column)
+            if done is not None:
+                writer.write(done)
+                continue
+            count += 1
+            writer.write(
+                ReportLine(
+                    row=row.row, path=row.path_text, status="error", error=info, columns=row.columns
+                )
+            )
+    if count:
+        notice(fanout, unfinished_text(count, code, writer.path))
+
+
+def check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRows:
+    """The end-of-run invariant: each row read has its line (the writer allows one at most)."""
+    missing = read.missing(writer.tally.reported_rows)
+    if missing:
+        event(
+            logging.ERROR,
+            "rows missing from the report",
+            count=missing.count,
+            rows=list(missing.first),
+        )
+    return missing

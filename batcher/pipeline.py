@@ -11,26 +11,20 @@ is done, and the report writer ends when every sender is closed.
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import aiohttp
 import anyio
 
-from batcher.api.client import MediaMagicClient
 from batcher.api.probe import check_service
-from batcher.api.transport import AiohttpApiTransport, ApiTransport
-from batcher.blob.budget import MemoryBudget
-from batcher.blob.transport import AiohttpTransport, BlobTransport
-from batcher.blob.uploader import BlobSettings, BlobUploader
+from batcher.assembly import Transports as Transports
+from batcher.assembly import open_context, pacing_figures
 from batcher.clock import Clock, RealClock
-from batcher.completeness import MissingRows, RowsRead
+from batcher.completeness import RowsRead, check_every_row_reported, report_unfinished
 from batcher.config import Settings
 from batcher.context import RunContext
 from batcher.errors import (
@@ -43,24 +37,19 @@ from batcher.errors import (
     ThrottledTooLong,
     UsageError,
 )
-from batcher.hosts import Hosts
-from batcher.logs import event
-from batcher.outcome import ErrorInfo, ReportLine, RowJob, Ticket
-from batcher.pacing import Pacer
-from batcher.progress.announce import announce_resume, notice, on_stop
+from batcher.outcome import ReportLine, RowJob, Ticket
+from batcher.progress.announce import announce_resume, on_stop
 from batcher.progress.fanout import LineFanout, RowCallback
 from batcher.progress.loop import Totals, prescan, progress_loop, snapshot
 from batcher.progress.model import ProgressView
-from batcher.progress.notices import unfinished_text
 from batcher.redact import Redactor
-from batcher.retry import Retrier, RetryPolicy
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.scale.gates import SharedGates
 from batcher.scale.shard import bind_journal
 from batcher.shutdown import Shutdown
 from batcher.stages.carry import Sweep
 from batcher.stages.poll import poll_stage
-from batcher.stages.read import read_stage, recorded_line
+from batcher.stages.read import read_stage
 from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
@@ -88,14 +77,6 @@ def _first_fatal(exc: BaseException) -> BatcherError | None:
             if found is not None:
                 return found
     return None
-
-
-@dataclass(frozen=True)
-class Transports:
-    """The two outside worlds a run talks to; default: aiohttp over one shared session."""
-
-    api: ApiTransport
-    blob: BlobTransport
 
 
 @dataclass
@@ -160,48 +141,6 @@ def _rows(manifest: Path, only: frozenset[int] | None, settings: Settings) -> It
     return rows if only is None else (row for row in rows if row.row in only)
 
 
-def _report_unfinished(
-    writer: ReportWriter,
-    rows: Iterator[ManifestRow],
-    code: str,
-    message: str,
-    fanout: LineFanout,
-    ctx: RunContext,
-    *,
-    retryable: bool = False,
-) -> None:
-    """After an abort or interruption every row still gets its line; these lines are
-    provisional (not journaled), so the next run resumes the rows behind them. A row the
-    stopped run never reached but an earlier one finished gets its finished line. The view is
-    told their number, not each one (hundreds of identical lines bury the reason)."""
-    info = ErrorInfo(stage="run", code=code, message=message, retryable=retryable)
-    key_column = ctx.settings.key_column
-    fanout.view_muted = True
-    count = 0
-    for row in rows:
-        if row.row not in writer.tally.reported_rows:
-            done = recorded_line(ctx.journal, row, ctx.manifest_dir, key_column)
-            if done is not None:
-                writer.write(done)
-                continue
-            count += 1
-            writer.write(
-                ReportLine(
-                    row=row.row, path=row.path_text, status="error", error=info, columns=row.columns
-                )
-            )
-    if count:
-        notice(fanout, unfinished_text(count, code, writer.path))
-
-
-def _blob_settings(settings: Settings) -> BlobSettings:
-    return BlobSettings(
-        block_size=settings.block_size,
-        single_put_max=settings.block_size,
-        block_concurrency=settings.block_concurrency,
-    )
-
-
 async def run_batch(
     manifest: Path,
     settings: Settings,
@@ -259,7 +198,7 @@ async def run_batch(
         bind_journal(journal.store, settings.shard)
         announce_resume(journal, fanout)
         started = clock.now()
-        async with _context(
+        async with open_context(
             settings, clock, journal, _manifest_dir(manifest), transports, gates
         ) as ctx:
             shutdown = Shutdown(
@@ -275,22 +214,22 @@ async def run_batch(
                     raise
                 if isinstance(fatal, ThrottledTooLong):  # stopped, like an interruption
                     unfinished = _rows(manifest, only_rows, settings)
-                    _report_unfinished(writer, unfinished, fatal.code, fatal.message, fanout, ctx)
+                    report_unfinished(writer, unfinished, fatal.code, fatal.message, fanout, ctx)
                 elif isinstance(fatal, ServiceUnreachable):  # a clean stop: resumable
                     unfinished = _rows(manifest, only_rows, settings)
-                    _report_unfinished(
+                    report_unfinished(
                         writer, unfinished, fatal.code, fatal.message, fanout, ctx, retryable=True
                     )
                 elif not isinstance(fatal, ReportWriteError | DiskFullError):  # nowhere to write
                     message = f"run aborted: {fatal.message}"
                     unfinished = _rows(manifest, only_rows, settings)
-                    _report_unfinished(writer, unfinished, "aborted", message, fanout, ctx)
+                    report_unfinished(writer, unfinished, "aborted", message, fanout, ctx)
                 raise fatal from None
             if shutdown.requested.is_set():
                 unfinished = _rows(manifest, only_rows, settings)
-                _report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout, ctx)
+                report_unfinished(writer, unfinished, "interrupted", shutdown.reason, fanout, ctx)
                 raise Interrupted(shutdown.reason)
-            missing = _check_every_row_reported(read, writer)
+            missing = check_every_row_reported(read, writer)
             if writer.tally.provisional == 0 and not missing:
                 if sweep is not None and only_rows is None:
                     sweep.finish()  # rows gone from the manifest: counted, then forgotten
@@ -307,102 +246,8 @@ async def run_batch(
         not_sent=not_sent,
         missing=missing,
         sweep=sweep,
-        pacing=_pacing_figures(ctx),
+        pacing=pacing_figures(ctx),
     )
-
-
-def _check_every_row_reported(read: RowsRead, writer: ReportWriter) -> MissingRows:
-    """The end-of-run invariant: each row read has its line (the writer allows one at most)."""
-    missing = read.missing(writer.tally.reported_rows)
-    if missing:
-        event(
-            logging.ERROR,
-            "rows missing from the report",
-            count=missing.count,
-            rows=list(missing.first),
-        )
-    return missing
-
-
-def _pacing_figures(ctx: RunContext) -> dict[str, dict[str, object]]:
-    """The learned rate of each bucket, for the summary and the log file."""
-    if ctx.pacing is None:
-        return {}
-    figures: dict[str, dict[str, object]] = {}
-    for bucket, st in ctx.pacing.statistics().items():
-        rate = st.rate if st.cap is None or st.rate is not None else st.cap
-        if st.rate is not None and st.cap is not None:
-            rate = min(st.rate, st.cap)
-        figures[bucket] = {
-            "requests": st.requests,
-            "throttles": st.throttles,
-            "rate": None if rate is None else round(rate, 2),
-            "cap": st.cap,
-        }
-        event(logging.INFO, "pacing", bucket=bucket, **figures[bucket])
-    return figures
-
-
-@asynccontextmanager
-async def _context(
-    settings: Settings,
-    clock: Clock,
-    journal: Journal,
-    manifest_dir: Path,
-    transports: Transports | None = None,
-    gates: SharedGates | None = None,
-) -> AsyncIterator[RunContext]:
-    assert settings.api_key is not None
-    policy = RetryPolicy(
-        attempts=settings.retry_attempts,
-        budget_seconds=settings.retry_budget,
-        initial_wait=settings.retry_initial_wait,
-    )
-    retrier = Retrier(policy=policy, clock=clock)
-    budget = MemoryBudget(settings.memory_budget)
-    # One pool for API and blob hosts, unlimited: the stages' worker counts and the memory
-    # budget are the limits (aiohttp counts waiting for a pooled connection as timeout).
-    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
-    # No cookie jar: the API and blob hosts may share a host name (the sandbox does), and
-    # nothing of the API's should reach the storage host.
-    async with aiohttp.ClientSession(
-        connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar()
-    ) as session:
-        api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
-        pacer = Pacer(clock, max_wait=settings.max_throttle_wait, caps=dict(settings.max_rate))
-        if gates is not None:
-            gates.attach(pacer)  # shared windows, and this process's own learned pace
-        # A breaker per host: an outage makes senders wait, not rows fail (breaker.py).
-        hosts = Hosts.for_run(settings, clock)
-        api = hosts.api(api, settings.base_url)
-        client = MediaMagicClient(
-            api,
-            api_key=settings.api_key,
-            gates=gates or pacer,
-            retrier=retrier,
-            timeout=settings.request_timeout,
-            clock=clock,
-            max_throttle_wait=settings.max_throttle_wait,
-        )
-        pace = hosts.bandwidth.take if hosts.bandwidth is not None else None
-        blob = transports.blob if transports else AiohttpTransport(session, pace=pace)
-        uploader = BlobUploader.from_transport(
-            hosts.blob(blob),
-            _blob_settings(settings),
-            budget,
-            retrier,
-            store=journal.blocks,
-            clock=clock,
-            link=hosts.link,
-        )
-        ctx = RunContext(
-            settings, client, uploader, budget, clock, journal.run_id, manifest_dir, journal
-        )
-        ctx.pacing = pacer
-        ctx.breakers = hosts.breakers
-        ctx.bandwidth = hosts.bandwidth
-        retrier.on_retry = partial(_count_retry, ctx)
-        yield ctx
 
 
 def _absolute(path: Path) -> Path:
@@ -412,12 +257,6 @@ def _absolute(path: Path) -> Path:
 def _manifest_dir(manifest: Path) -> Path:
     """Relative paths in the manifest resolve against its folder."""
     return _absolute(manifest).parent
-
-
-def _count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:
-    ctx.counters.retries += 1
-    code = getattr(exc, "code", type(exc).__name__)
-    event(logging.INFO, "retry", error=code, detail=str(exc), waitSeconds=round(wait, 3))
 
 
 async def _run_stages(

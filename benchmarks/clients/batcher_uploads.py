@@ -13,11 +13,11 @@ from pathlib import Path
 import anyio
 from pydantic import SecretStr
 
+from batcher.assembly import open_context
 from batcher.clock import RealClock
 from batcher.config import Settings
 from batcher.errors import RowError
 from batcher.outcome import RowJob
-from batcher.pipeline import _context
 from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.state.journal import Journal
@@ -49,7 +49,7 @@ async def main() -> None:
     t0 = time.perf_counter()
     journal = Journal(Path(job["journal"]), fresh=True)
     try:
-        async with _context(settings, RealClock(), journal, manifest.parent) as ctx:
+        async with open_context(settings, RealClock(), journal, manifest.parent) as ctx:
 
             async def worker() -> None:
                 nonlocal failures

@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from batcher.api.testing import FakeMediaMagic
+from batcher.assembly import Transports, open_context
 from batcher.clock import FakeClock
 from batcher.config import PollSettings, Settings
 from batcher.context import RunContext
 from batcher.outcome import RowJob
-from batcher.pipeline import Transports, _context
 from batcher.state.journal import Journal
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -63,7 +63,7 @@ async def rig(tmp_path: Path, **settings: Any) -> AsyncIterator[Rig]:
     try:
         async with (
             clock.autojump(),
-            _context(s, clock, journal, tmp_path, Transports(fake, fake.blob)) as ctx,
+            open_context(s, clock, journal, tmp_path, Transports(fake, fake.blob)) as ctx,
         ):
             yield Rig(ctx, fake, clock, journal, tmp_path)
     finally:
