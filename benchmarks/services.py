@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -197,8 +197,11 @@ class SandboxProc:
 
 
 @contextmanager
-def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[SandboxProc]:
-    """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit."""
+def sandbox(
+    run_dir: Path, *, processing_delay: float = 0.0, extra_args: Sequence[str] = ()
+) -> Iterator[SandboxProc]:
+    """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit.
+    ``extra_args``: its ``--rate-limit``, ``--retry-after`` and ``--latency`` flags."""
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     state_path = run_dir / "sandbox-state.json"
@@ -206,7 +209,7 @@ def sandbox(run_dir: Path, *, processing_delay: float = 0.0) -> Iterator[Sandbox
     store = run_dir / "sandbox-store"
     cmd = [PYTHON, "-m", "benchmarks.sandbox_server", "--port", str(port),
            "--processing-delay", str(processing_delay), "--state-out", str(state_path),
-           "--storage-dir", str(store)]  # fmt: skip
+           "--storage-dir", str(store), *extra_args]  # fmt: skip
     with log.open("wb") as out:
         # --ab: the "before" case's sandbox comes from the older checkout too.
         where = PROFILE.client_cwd or REPO
