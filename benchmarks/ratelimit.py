@@ -53,6 +53,19 @@ def dataset(files: int) -> Path:
     return data.write_manifest(root / "manifest.csv", rel)
 
 
+def _throttle_events(log: Path) -> list[str]:
+    """Each bucket-closing 429 as the client logged it: bucket and the rate it then paced at."""
+    events = []
+    for text in log.read_text().splitlines() if log.exists() else []:
+        try:
+            line = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(line, dict) and line.get("event") == "throttled" and "rate" in line:
+            events.append(f"{line.get('bucket')} -> {line.get('rate')}/s")
+    return events
+
+
 def floor_seconds(files: int, rate: float, processing: float) -> float:
     return files / rate + processing + min(files, BATCH_SIZE) / rate
 
@@ -68,8 +81,10 @@ def run_case(
     run_dir = WORK / "runs" / "ratelimit" / re.sub(r"\W+", "-", name).strip("-")
     limits = [f"--rate-limit={b}={args.rate:g}::{retry_after}" for b in BUCKETS]
     sb_args = [*limits, "--retry-after", str(retry_after), "--latency", str(args.latency)]
+    log = run_dir / "log.jsonl"
+    log.unlink(missing_ok=True)
     with sandbox(run_dir, processing_delay=args.processing, extra_args=sb_args) as sb:
-        cmd = cli_args(sb, manifest, run_dir, extra)
+        cmd = cli_args(sb, manifest, run_dir, [*extra, "--log-file", str(log)])
         run = run_measured(
             cmd,
             log_dir=run_dir,
@@ -96,6 +111,7 @@ def run_case(
         "rows": statuses,
         "rows_complete": statuses.get("complete", 0),
         "pacing": _PACING.findall(run.stderr),
+        "throttled": _throttle_events(log),
         "client_cpu_s": round(run.cpu, 2),
     }
 
@@ -107,7 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--processing", type=float, default=1.0, help="sandbox processing delay, s")
     p.add_argument("--latency", type=float, default=0.04, help="seconds added to every request")
     p.add_argument("--retry-after", type=int, nargs="+", default=[5, 30])
-    p.add_argument("--cap", type=float, default=24.0, help="--max-rate for the capped case")
+    p.add_argument(
+        "--cap", type=float, default=24.0, help="--max-rate for the capped case (0: no such case)"
+    )
     p.add_argument("--client-tree", type=Path, default=None, help="run the client from here")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON lines here")
     args = p.parse_args(argv)
@@ -117,10 +135,15 @@ def main(argv: list[str] | None = None) -> int:
         (f"Retry-After {ra} s", ra, []) for ra in args.retry_after
     ]
     ra0 = args.retry_after[0]
-    cases.append((f"Retry-After {ra0} s, --max-rate {args.cap:g}", ra0, ["--max-rate", cap]))
+    if args.cap > 0:
+        cases.append((f"Retry-After {ra0} s, --max-rate {args.cap:g}", ra0, ["--max-rate", cap]))
+    # NOTICE keeps the throttled events in --log-file; an older client may only have -q.
+    level = ["--quiet"] if args.client_tree else ["--log-level", "NOTICE"]
     results = []
     for name, retry_after, extra in cases:
-        result = run_case(name, manifest, args.files, args, retry_after, ["--quiet", *extra])
+        if args.client_tree is not None:
+            name += f" [client from {args.client_tree}]"
+        result = run_case(name, manifest, args.files, args, retry_after, [*level, *extra])
         results.append(result)
         print(json.dumps(result), flush=True)
     if args.out:
