@@ -1,7 +1,12 @@
 """The sandbox in its own process for benchmarks: serve until SIGTERM, then write what it
-saw (request counts by endpoint, submissions, bytes) as JSON for the runner.
+saw (request counts by endpoint, submissions, bytes, 429s, early requests) as JSON for the
+runner.
 
     python -m benchmarks.sandbox_server --port 8765 --processing-delay 0 --state-out s.json
+        [--rate-limit upload=25:25:5 ...] [--retry-after 5] [--latency 0.04]
+
+``--rate-limit``, ``--retry-after`` and ``--latency`` mean what they mean for
+``python -m batcher.sandbox``.
 """
 
 from __future__ import annotations
@@ -14,13 +19,19 @@ from pathlib import Path
 import anyio
 
 from batcher.sandbox import SandboxConfig, running_sandbox
+from batcher.sandbox.cli_args import latency_arg, rate_limit_arg
+from batcher.sandbox.config import FaultSpec
 
 
 async def serve(args: argparse.Namespace) -> None:
+    faults = {group: FaultSpec(latency_seconds=s) for group, s in args.latency}
     config = SandboxConfig(
         processing_delay=args.processing_delay,
         storage_dir=args.storage_dir,
         blob_bandwidth_bytes_per_s=args.blob_bandwidth,
+        rate_limits=dict(args.rate_limit),
+        retry_after_seconds=args.retry_after,
+        faults=faults,
     )
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with running_sandbox(config, port=args.port) as sb:
@@ -36,6 +47,12 @@ async def serve(args: argparse.Namespace) -> None:
                 "blob_bytes_received": state.blob_bytes_received,
                 "blobs": len(state.blobs),
                 "submission_times": sorted(s.created_at for s in state.submissions.values()),
+                "bucket_requests": dict(state.bucket_requests),
+                "rate_limited": dict(state.rate_limited),
+                "rate_limit_violations": [
+                    {"bucket": v.bucket, "endpoint": v.endpoint, "early_by_s": v.early_by_seconds}
+                    for v in state.rate_limit_violations
+                ],
             }
             args.state_out.write_text(json.dumps(snapshot))
 
@@ -47,6 +64,9 @@ def main() -> None:
     p.add_argument("--state-out", type=Path, required=True)
     p.add_argument("--storage-dir", type=Path, default=None)
     p.add_argument("--blob-bandwidth", type=float, default=None, help="bytes/s, shared")
+    p.add_argument("--rate-limit", type=rate_limit_arg, action="append", default=[])
+    p.add_argument("--retry-after", type=int, default=1)
+    p.add_argument("--latency", type=latency_arg, action="append", default=[])
     anyio.run(serve, p.parse_args())
 
 

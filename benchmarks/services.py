@@ -14,7 +14,7 @@ import socket
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -198,10 +198,15 @@ class SandboxProc:
 
 @contextmanager
 def sandbox(
-    run_dir: Path, *, processing_delay: float = 0.0, blob_bandwidth: float | None = None
+    run_dir: Path,
+    *,
+    processing_delay: float = 0.0,
+    blob_bandwidth: float | None = None,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[SandboxProc]:
     """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit.
-    ``blob_bandwidth`` (bytes/s) emulates a slow link, shared by every upload body."""
+    ``blob_bandwidth`` (bytes/s) emulates a slow link, shared by every upload body;
+    ``extra_args``: its ``--rate-limit``, ``--retry-after`` and ``--latency`` flags."""
     run_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     state_path = run_dir / "sandbox-state.json"
@@ -209,7 +214,7 @@ def sandbox(
     store = run_dir / "sandbox-store"
     cmd = [PYTHON, "-m", "benchmarks.sandbox_server", "--port", str(port),
            "--processing-delay", str(processing_delay), "--state-out", str(state_path),
-           "--storage-dir", str(store)]  # fmt: skip
+           "--storage-dir", str(store), *extra_args]  # fmt: skip
     if blob_bandwidth is not None:
         cmd += ["--blob-bandwidth", str(blob_bandwidth)]
     with log.open("wb") as out:

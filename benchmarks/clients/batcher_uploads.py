@@ -18,6 +18,7 @@ from batcher.clock import RealClock
 from batcher.config import Settings
 from batcher.errors import RowError
 from batcher.outcome import RowJob
+from batcher.rows.identity import identity_key, resolved_path
 from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.state.journal import Journal
@@ -41,8 +42,9 @@ async def main() -> None:
         row_job, problem = check_row(row, manifest.parent, settings)
         if problem is not None:
             raise SystemExit(f"row {row.row}: {problem}")
-        assert row_job.path is not None
-        row_job.identity = row_job.path.resolve()  # as the read stage does, before uploads
+        resolved = resolved_path(row, manifest.parent)  # as the read stage does, before uploads
+        row_job.identity = Path(resolved)
+        row_job.key = identity_key(row, resolved, settings.key_column)
         rows.append(row_job)
     todo = iter(rows)
     failures = 0
