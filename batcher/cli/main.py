@@ -23,7 +23,7 @@ from rich.console import Console
 
 from batcher.cli.dryrun import dry_run
 from batcher.cli.layers import parse_main
-from batcher.cli.options import api_key_from, build_parser, log_level, settings_from
+from batcher.cli.options import build_parser
 from batcher.cli.outputs import check_outputs
 from batcher.cli.retry_cmd import HELP as RETRY_HELP
 from batcher.cli.retry_cmd import (
@@ -33,6 +33,7 @@ from batcher.cli.retry_cmd import (
     remove_journal,
     retry_parser,
 )
+from batcher.cli.settings import api_key_from, log_level, settings_from
 from batcher.config import PollSettings
 from batcher.errors import (
     DiskFullError,

@@ -20,7 +20,8 @@ from typing import Any
 import anyio
 
 from batcher.cli.layers import parse_main
-from batcher.cli.options import build_parser, env_name, settings_from
+from batcher.cli.options import build_parser, env_name
+from batcher.cli.settings import settings_from
 from batcher.errors import FatalApiError, UsageError
 from batcher.pipeline import default_report_path
 from batcher.redact import redact

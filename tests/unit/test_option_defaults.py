@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from batcher.cli.layers import parse_main
-from batcher.cli.options import settings_from
+from batcher.cli.settings import settings_from
 from batcher.config import PollSettings, Settings
 
 FIELDS = [

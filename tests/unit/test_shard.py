@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from batcher.cli.layers import parse_main
-from batcher.cli.options import settings_from
+from batcher.cli.settings import settings_from
 from batcher.errors import UsageError
 from batcher.rows.manifest import ManifestRow, read_manifest
 from batcher.scale.shard import Shard, row_key, shard_of

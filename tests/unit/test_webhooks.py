@@ -18,7 +18,8 @@ from pydantic import SecretStr, ValidationError
 from standardwebhooks.webhooks import Webhook
 
 from batcher.cli.layers import parse_main
-from batcher.cli.options import build_parser, parse_listen, settings_from
+from batcher.cli.options import build_parser
+from batcher.cli.settings import parse_listen, settings_from
 from batcher.clock import FakeClock
 from batcher.config import WebhookSettings
 from batcher.errors import UsageError
