@@ -77,6 +77,21 @@ class TimeoutScope:
         return bool(suppressed)
 
 
+class _RealTimeout(TimeoutScope):
+    """Real time needs no alarm task: anyio's own deadline scope does it (this runs for
+    every row a partial batch waits on, so a task per wait would cost per row)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.scope = anyio.move_on_after(seconds)
+
+    async def __aenter__(self) -> _RealTimeout:
+        self.scope.__enter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> bool:
+        return bool(self.scope.__exit__(*exc))  # type: ignore[arg-type]
+
+
 class RealClock:
     def now(self) -> float:
         return time.monotonic()
@@ -88,7 +103,7 @@ class RealClock:
         await anyio.sleep(max(0.0, seconds))
 
     def move_on_after(self, seconds: float) -> TimeoutScope:
-        return TimeoutScope(self, seconds)
+        return _RealTimeout(seconds)
 
 
 @dataclass(order=True)
