@@ -13,7 +13,6 @@ import sys
 import traceback
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,13 +25,7 @@ from batcher.cli.layers import parse_main
 from batcher.cli.options import build_parser
 from batcher.cli.outputs import check_outputs
 from batcher.cli.retry_cmd import HELP as RETRY_HELP
-from batcher.cli.retry_cmd import (
-    merge_reports,
-    plan_retry,
-    recorded_manifest,
-    remove_journal,
-    retry_parser,
-)
+from batcher.cli.retry_run import Retry, finish_retry, retry_args
 from batcher.cli.settings import api_key_from, log_level, settings_from
 from batcher.config import PollSettings
 from batcher.errors import (
@@ -49,9 +42,6 @@ from batcher.progress.model import ProgressView
 from batcher.progress.streams import safe
 from batcher.progress.views import JsonView, PlainView, QuietView, RichView, TeeView
 from batcher.redact import Redactor
-from batcher.reporting.filters import ReportFilter
-from batcher.reporting.load import open_report
-from batcher.reporting.summary import SummaryBuilder
 from batcher.summary import (
     EXIT_DISK_FULL,
     EXIT_FATAL_API,
@@ -155,35 +145,6 @@ def _dry_run(args: argparse.Namespace) -> int:
     return EXIT_OK if not plan.refused else EXIT_SOME_FAILED
 
 
-@dataclass
-class Retry:
-    report: Path
-    """The report being retried; its rows' new lines are merged into it."""
-    rows: frozenset[int]
-    note: str | None
-    """Which rows were left as they are, and why."""
-
-
-def _retry_args(argv: list[str]) -> tuple[argparse.Namespace, Retry]:
-    """``batcher retry REPORT [--manifest M] [run options]`` → the main command's arguments,
-    writing to a side report that is merged into REPORT afterwards."""
-    known, rest = retry_parser().parse_known_args(argv)
-    report: Path = known.report
-    journal = known.journal or journal_path_for(report)
-    manifest = known.manifest or recorded_manifest(journal)
-    if manifest is None:
-        raise UsageError(
-            f"cannot tell which manifest {report} came from (no journal at {journal}); "
-            "give it with --manifest"
-        )
-    plan = plan_retry(report, manifest)
-    side = report.with_name(report.name + ".retry.jsonl")
-    args = parse_main([str(manifest), *rest])
-    args.report = side
-    args.journal = side.with_name(side.name + ".journal.sqlite")
-    return args, Retry(report, plan.rows, plan.describe_kept())
-
-
 def _help(argv: list[str]) -> int:
     """``batcher help [COMMAND]``."""
     topic = argv[0] if argv else None
@@ -213,26 +174,6 @@ def _help(argv: list[str]) -> int:
         )
         return EXIT_USAGE
     return EXIT_OK
-
-
-def _finish_retry(
-    retry: Retry, summary: RunSummary, args: argparse.Namespace, err: TextIO
-) -> RunSummary:
-    """Merge the retried rows into the report, tidy the side files, and sum up the whole
-    report (headed by its own name, not the side file's)."""
-    merge_reports(retry.report, args.report)
-    args.report.unlink()
-    kept_journal = not remove_journal(args.journal)
-    err.write(f"merged {summary.rows} retried rows into {retry.report}\n")
-    if kept_journal:
-        err.write(f"kept {args.journal}: the next `batcher retry` resumes from it\n")
-    builder = SummaryBuilder()
-    for item in open_report(retry.report):
-        builder.add(item.line)
-    whole = builder.build(retry.report, ReportFilter())
-    return RunSummary(
-        whole, summary.counters, summary.throttled, summary.wall_seconds, summary.not_sent
-    )
 
 
 def _dispatch(argv: list[str]) -> int | None:
@@ -274,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         try:
             if argv and argv[0] == "retry" and not Path("retry").is_file():
-                args, retry = _retry_args(argv[1:])
+                args, retry = retry_args(argv[1:])
                 if retry.note:
                     err.write(retry.note + "\n")
                 if not retry.rows:
@@ -336,7 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if retry is not None:
         try:
             with local_write(retry.report, "report"):
-                summary = _finish_retry(retry, summary, args, err)
+                summary = finish_retry(retry, summary, args, err)
         except DiskFullError as exc:
             err.write(f"Error: {exc.message}; {_DISK_FULL_HINT}\n")
             return EXIT_DISK_FULL
