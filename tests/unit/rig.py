@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -68,3 +69,26 @@ async def rig(tmp_path: Path, **settings: Any) -> AsyncIterator[Rig]:
             yield Rig(ctx, fake, clock, journal, tmp_path)
     finally:
         journal.close()
+
+
+def write_pngs(tmp_path: Path, sizes: list[int]) -> Path:
+    """A CSV manifest of PNG files of these sizes (each one's bytes differ: its own
+    findings, and no two rows are the same file)."""
+    rows = ["path"]
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}.png"
+        path.write_bytes(PNG + bytes([i % 251]) * size + i.to_bytes(4, "big"))
+        rows.append(path.name)
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    return manifest
+
+
+def fake_run_settings(tmp_path: Path, **kw: Any) -> Settings:
+    """Settings for a whole run over the fake service: small blocks, direct up to 100 kB."""
+    return settings_for(tmp_path, **{"direct_max_bytes": 100_000, **kw})
+
+
+def report_lines(tmp_path: Path) -> list[dict[str, Any]]:
+    lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
+    return sorted(lines, key=lambda d: int(str(d["row"])))

@@ -3,53 +3,26 @@ rows, and an outage longer than ``--max-outage`` stops cleanly and resumes."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import SecretStr
 
 from batcher.api.testing import Delay, FakeMediaMagic
 from batcher.clock import FakeClock
-from batcher.config import PollSettings, Settings
+from batcher.config import Settings
 from batcher.errors import ServiceUnreachable
 from batcher.pipeline import Transports, run_batch
+from tests.unit.rig import fake_run_settings, report_lines, write_pngs
 
 pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 START = 1000.0  # FakeClock's start
 
 
-def _manifest(tmp_path: Path, sizes: list[int]) -> Path:
-    rows = ["path"]
-    for i, size in enumerate(sizes):
-        path = tmp_path / f"f{i}.png"
-        path.write_bytes(PNG + bytes([i % 251]) * size)
-        rows.append(path.name)
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("\n".join(rows) + "\n")
-    return manifest
-
-
-def _settings(tmp_path: Path, **kw: object) -> Settings:
-    values: dict[str, object] = {
-        "base_url": "http://127.0.0.1:9",
-        "api_key": SecretStr("sk_test_fake"),
-        "report_path": tmp_path / "r.jsonl",
-        "block_size": 64 * 1024,
-        "direct_max_bytes": 100_000,
-        "batch_size": 5,
-        "upload_workers": 4,
-        "poll": PollSettings(initial=5.0, max_interval=60.0, deadline=3600.0),
-    }
-    values.update(kw)
-    return Settings.model_validate(values)
-
-
-def _report(tmp_path: Path) -> list[dict[str, object]]:
-    lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
-    return sorted(lines, key=lambda d: int(str(d["row"])))
+def _settings(tmp_path: Path, **kw: Any) -> Settings:
+    return fake_run_settings(tmp_path, **{"batch_size": 5, "upload_workers": 4, **kw})
 
 
 def _completed(journal: Path) -> bool:
@@ -70,14 +43,14 @@ async def test_a_25_second_api_outage_mid_run_fails_no_row(tmp_path: Path) -> No
     fake = FakeMediaMagic(clock, processing_seconds=30.0)
     # 40 rows, uploads taking a second each: uploads, creates and polls are all under way
     # when the service goes away.
-    manifest = _manifest(tmp_path, [100 + i for i in range(36)] + [200_000] * 4)
+    manifest = write_pngs(tmp_path, [100 + i for i in range(36)] + [200_000] * 4)
     fake.script("direct_upload", *[Delay(1.0)] * 36)
     fake.outage(START + 3.0, START + 28.0)
     async with clock.autojump():
         summary = await run_batch(
             manifest, _settings(tmp_path), clock=clock, transports=Transports(fake, fake.blob)
         )
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert len(lines) == 40
     assert [line["status"] for line in lines] == ["complete"] * 40, [
         line.get("error") for line in lines if line["status"] != "complete"
@@ -96,7 +69,7 @@ async def test_an_outage_longer_than_max_outage_stops_cleanly_and_resumes(
 ) -> None:
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=30.0)
-    manifest = _manifest(tmp_path, [100 + i for i in range(12)] + [200_000] * 2)
+    manifest = write_pngs(tmp_path, [100 + i for i in range(12)] + [200_000] * 2)
     fake.outage(START + 2.0, START + 2000.0)
     settings = _settings(tmp_path, max_outage=600.0)
     async with clock.autojump():
@@ -104,12 +77,12 @@ async def test_an_outage_longer_than_max_outage_stops_cleanly_and_resumes(
             await run_batch(manifest, settings, clock=clock, transports=Transports(fake, fake.blob))
     assert "re-run the same command" in info.value.message
     assert clock.now() - START < 700.0  # it gave up after --max-outage, not at the end
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert len(lines) == 14
     assert {str(line["status"]) for line in lines} <= {"complete", "error"}
     unfinished = [line for line in lines if line["status"] != "complete"]
     assert unfinished
-    assert {line["error"]["code"] for line in unfinished} == {"service_unreachable"}  # type: ignore[index]
+    assert {line["error"]["code"] for line in unfinished} == {"service_unreachable"}
     assert not _completed(tmp_path / "r.jsonl.journal.sqlite")
 
     uploads_before = fake.requests["direct_upload"] + len(fake.blob.ops("Put Block"))
@@ -120,7 +93,7 @@ async def test_an_outage_longer_than_max_outage_stops_cleanly_and_resumes(
             manifest, settings, clock=clock, transports=Transports(fake, fake.blob)
         )
     assert summary.exit_code == 0
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert [line["status"] for line in lines] == ["complete"] * 14
     # Rows the first run got submitted were polled, not uploaded or created again.
     assert fake.requests["create_submission"] - created_before <= 3
@@ -134,7 +107,7 @@ async def test_a_blob_storage_outage_mid_file_waits_and_the_file_completes(
 ) -> None:
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=5.0)
-    manifest = _manifest(tmp_path, [400_000, 300_000, 50])
+    manifest = write_pngs(tmp_path, [400_000, 300_000, 50])
 
     async def slow_blocks(req: object) -> None:
         await clock.sleep(0.5)  # blocks take time, so the outage starts mid-file
@@ -146,6 +119,6 @@ async def test_a_blob_storage_outage_mid_file_waits_and_the_file_completes(
             manifest, _settings(tmp_path), clock=clock, transports=Transports(fake, fake.blob)
         )
     assert summary.exit_code == 0
-    assert [line["status"] for line in _report(tmp_path)] == ["complete"] * 3
+    assert [line["status"] for line in report_lines(tmp_path)] == ["complete"] * 3
     assert 0 < fake.blob.refused <= 12  # probes with backoff, not every block retrying
     assert summary.retries == 0

@@ -3,7 +3,6 @@ the fake service and the fake clock (no sockets, no real waiting)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import time
@@ -12,45 +11,15 @@ from pathlib import Path
 import anyio
 import anyio.lowlevel
 import pytest
-from pydantic import SecretStr
 
 from batcher.api.testing import Answer, FakeMediaMagic
 from batcher.clock import FakeClock
-from batcher.config import PollSettings, Settings
 from batcher.errors import Interrupted, UsageError
 from batcher.pipeline import Transports, run_batch
+from tests.unit.rig import fake_run_settings, report_lines, write_pngs
 
 pytestmark = pytest.mark.anyio
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def _manifest(tmp_path: Path, sizes: list[int]) -> Path:
-    rows = ["path"]
-    for i, size in enumerate(sizes):
-        path = tmp_path / f"f{i}.png"
-        path.write_bytes(PNG + bytes([i % 251]) * size + i.to_bytes(4, "big"))
-        rows.append(path.name)
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("\n".join(rows) + "\n")
-    return manifest
-
-
-def _settings(tmp_path: Path, **kw: object) -> Settings:
-    values: dict[str, object] = {
-        "base_url": "http://127.0.0.1:9",
-        "api_key": SecretStr("sk_test_fake"),
-        "report_path": tmp_path / "r.jsonl",
-        "block_size": 64 * 1024,
-        "direct_max_bytes": 100_000,
-        "poll": PollSettings(initial=5.0, max_interval=60.0, deadline=3600.0),
-    }
-    values.update(kw)
-    return Settings.model_validate(values)
-
-
-def _report(tmp_path: Path) -> list[dict[str, object]]:
-    lines = [json.loads(x) for x in (tmp_path / "r.jsonl").read_text().splitlines()]
-    return sorted(lines, key=lambda d: int(str(d["row"])))
 
 
 async def test_a_binding_rate_limit_slows_the_run_but_fails_no_row(tmp_path: Path) -> None:
@@ -60,13 +29,13 @@ async def test_a_binding_rate_limit_slows_the_run_but_fails_no_row(tmp_path: Pat
     fake = FakeMediaMagic(clock, processing_seconds=1.0)
     for bucket in ("upload", "submission_write", "submission_read"):
         fake.rate_limit(bucket, 2.0, burst=1.0, retry_after=1.0)
-    manifest = _manifest(tmp_path, [10] * 40)
-    settings = _settings(tmp_path, upload_workers=16, batch_size=10)
+    manifest = write_pngs(tmp_path, [10] * 40)
+    settings = fake_run_settings(tmp_path, upload_workers=16, batch_size=10)
     async with clock.autojump():
         summary = await run_batch(
             manifest, settings, clock=clock, transports=Transports(fake, fake.blob)
         )
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert [line["status"] for line in lines] == ["complete"] * 40
     assert summary.exit_code == 0
     assert fake.violations == []
@@ -81,11 +50,14 @@ async def test_an_unreachable_service_fails_the_run_in_seconds_naming_the_url(
     clock = FakeClock()
     fake = FakeMediaMagic(clock)
     fake.outage(0.0, 1e12)
-    manifest = _manifest(tmp_path, [10] * 10)
+    manifest = write_pngs(tmp_path, [10] * 10)
     async with clock.autojump():
         with pytest.raises(UsageError, match=r"127\.0\.0\.1:9") as caught:
             await run_batch(
-                manifest, _settings(tmp_path), clock=clock, transports=Transports(fake, fake.blob)
+                manifest,
+                fake_run_settings(tmp_path),
+                clock=clock,
+                transports=Transports(fake, fake.blob),
             )
     assert clock.now() - 1000.0 < 15
     assert "--base-url" in caught.value.message
@@ -100,15 +72,15 @@ async def test_one_sas_request_is_retried_by_exactly_one_loop(tmp_path: Path) ->
     fake = FakeMediaMagic(clock)
     # A 500 (retryable, and not an outage: the host answers) on every E1.
     fake.script("upload_url", *[Answer(500, {"detail": "boom"}) for _ in range(200)])
-    manifest = _manifest(tmp_path, [200_000])  # presigned
+    manifest = write_pngs(tmp_path, [200_000])  # presigned
     async with clock.autojump():
         await run_batch(
             manifest,
-            _settings(tmp_path, retry_attempts=6),
+            fake_run_settings(tmp_path, retry_attempts=6),
             clock=clock,
             transports=Transports(fake, fake.blob),
         )
-    [line] = _report(tmp_path)
+    [line] = report_lines(tmp_path)
     assert line["status"] == "error"
     assert fake.requests["upload_url"] == 6
 
@@ -120,21 +92,21 @@ async def test_a_huge_retry_after_stops_the_run_cleanly_with_provisional_lines(
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=1.0)
     fake.script("direct_upload", Answer(429, {"error": "slow down"}, retry_after=3600))
-    manifest = _manifest(tmp_path, [10] * 5)
+    manifest = write_pngs(tmp_path, [10] * 5)
     async with clock.autojump():
         with pytest.raises(Interrupted, match="re-run") as caught:
             await run_batch(
                 manifest,
-                _settings(tmp_path, upload_workers=1),
+                fake_run_settings(tmp_path, upload_workers=1),
                 clock=clock,
                 transports=Transports(fake, fake.blob),
             )
     assert clock.now() - 1000.0 < 60  # not the hour
     assert "upload" in caught.value.message
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert len(lines) == 5
     assert all(line["status"] == "error" for line in lines)
-    assert {line["error"]["code"] for line in lines} == {"throttled"}  # type: ignore[index]
+    assert {line["error"]["code"] for line in lines} == {"throttled"}
     assert fake.violations == []
     assert fake.requests["direct_upload"] == 1  # nothing sent into the closed bucket
 
@@ -143,7 +115,7 @@ async def test_a_stop_during_a_long_throttle_wait_ends_the_run_promptly(tmp_path
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=1.0)
     fake.script("direct_upload", Answer(429, {"error": "slow down"}, retry_after=250))
-    manifest = _manifest(tmp_path, [10] * 3)
+    manifest = write_pngs(tmp_path, [10] * 3)
     stopped_at: list[float] = []
 
     async def stop_soon() -> None:
@@ -161,14 +133,14 @@ async def test_a_stop_during_a_long_throttle_wait_ends_the_run_promptly(tmp_path
         with pytest.raises(Interrupted):
             await run_batch(
                 manifest,
-                _settings(tmp_path, upload_workers=1, shutdown_grace=10.0),
+                fake_run_settings(tmp_path, upload_workers=1, shutdown_grace=10.0),
                 clock=clock,
                 transports=Transports(fake, fake.blob),
                 handle_signals=True,
             )
     assert clock.now() - stopped_at[0] <= 10.5
     assert fake.violations == []
-    assert len(_report(tmp_path)) == 3
+    assert len(report_lines(tmp_path)) == 3
 
 
 async def test_an_asset_whose_status_tells_the_whole_result_costs_no_result_fetch(
@@ -176,12 +148,15 @@ async def test_an_asset_whose_status_tells_the_whole_result_costs_no_result_fetc
 ) -> None:
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=1.0)
-    manifest = _manifest(tmp_path, [10 + i for i in range(12)])
+    manifest = write_pngs(tmp_path, [10 + i for i in range(12)])
     async with clock.autojump():
         await run_batch(
-            manifest, _settings(tmp_path), clock=clock, transports=Transports(fake, fake.blob)
+            manifest,
+            fake_run_settings(tmp_path),
+            clock=clock,
+            transports=Transports(fake, fake.blob),
         )
-    lines = _report(tmp_path)
+    lines = report_lines(tmp_path)
     assert [line["status"] for line in lines] == ["complete"] * 12
     clean = [line for line in lines if line["issueCount"] == 0]
     assert clean and len(clean) < 12  # both kinds present
