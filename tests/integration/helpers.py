@@ -37,3 +37,22 @@ def read_report(path: Path) -> list[dict[str, Any]]:
 def expected_issues(data: bytes, blob_path: str) -> list[dict[str, Any]]:
     assert blob_path  # uploaded; findings depend on the bytes only
     return findings_for(hashlib.sha256(data).digest())
+
+
+def journaled(report: Path, state: str) -> int:
+    """Rows the run's journal holds in ``state`` (committed ones: what a crash would leave),
+    read-only while the run goes on."""
+    import sqlite3
+
+    from batcher.pipeline import journal_path_for
+
+    path = journal_path_for(report)
+    if not path.exists():
+        return 0
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM rows WHERE state = ?", (state,)).fetchone()[0])
+    except sqlite3.Error:
+        return 0
+    finally:
+        db.close()

@@ -23,7 +23,7 @@ from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
 from tests.fixtures.sandbox import MakeSandbox
-from tests.integration.helpers import fast_settings, read_report
+from tests.integration.helpers import fast_settings, journaled, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
@@ -188,19 +188,6 @@ def _no_e9() -> Any:
     )
 
 
-def _journaled(report: Path, state: str) -> int:
-    path = journal_path_for(report)
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM rows WHERE state = ?", (state,)).fetchone()[0])
-    except sqlite3.Error:
-        return 0
-    finally:
-        db.close()
-
-
 async def test_a_crash_in_the_middle_of_night_two_resumes_without_sending_twice(
     make_sandbox: MakeSandbox, tmp_path: Path
 ) -> None:
@@ -223,7 +210,7 @@ async def test_a_crash_in_the_middle_of_night_two_resumes_without_sending_twice(
 
             tg.start_soon(night)
             with anyio.fail_after(20):
-                while _journaled(report, "submitted") < 1:  # noqa: ASYNC110
+                while journaled(report, "submitted") < 1:  # noqa: ASYNC110
                     await anyio.sleep(0.005)
             tg.cancel_scope.cancel()
         cut = st.created_submissions - created1

@@ -18,19 +18,9 @@ from batcher.pipeline import Transports, journal_path_for, run_batch
 from batcher.scale.shard import Shard
 from batcher.stages.report import ReportWriter
 from batcher.summary import EXIT_ROWS_MISSING
+from tests.unit.rig import write_pngs
 
 pytestmark = pytest.mark.anyio
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-def _manifest(tmp_path: Path, n: int) -> Path:
-    rows = ["path"]
-    for i in range(n):
-        (tmp_path / f"f{i}.png").write_bytes(PNG + bytes([i]) * (10 + i))
-        rows.append(f"f{i}.png")
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("\n".join(rows) + "\n")
-    return manifest
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -55,7 +45,7 @@ def _completed(report: Path) -> bool:
 async def test_rows_that_never_got_a_line_are_named_and_the_run_does_not_exit_0(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    manifest = _manifest(tmp_path, 14)
+    manifest = write_pngs(tmp_path, [10 + i for i in range(14)])
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=10.0)
     write = ReportWriter.write
@@ -92,7 +82,7 @@ async def test_rows_that_never_got_a_line_are_named_and_the_run_does_not_exit_0(
 
 
 async def test_rows_left_out_by_only_rows_are_not_missing(tmp_path: Path) -> None:
-    manifest = _manifest(tmp_path, 5)
+    manifest = write_pngs(tmp_path, [10 + i for i in range(5)])
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=10.0)
     async with clock.autojump():
@@ -109,7 +99,7 @@ async def test_rows_left_out_by_only_rows_are_not_missing(tmp_path: Path) -> Non
 
 
 async def test_rows_of_other_shards_are_not_missing(tmp_path: Path) -> None:
-    manifest = _manifest(tmp_path, 8)
+    manifest = write_pngs(tmp_path, [10 + i for i in range(8)])
     clock = FakeClock()
     fake = FakeMediaMagic(clock, processing_seconds=10.0)
     settings = _settings(tmp_path).model_copy(update={"shard": Shard(index=0, count=2)})

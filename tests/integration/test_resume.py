@@ -15,7 +15,7 @@ from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import FaultSpec, SandboxConfig
 from tests.fixtures.sandbox import MakeSandbox
-from tests.integration.helpers import fast_settings, read_report
+from tests.integration.helpers import fast_settings, journaled, read_report
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
@@ -69,7 +69,7 @@ async def test_resume_polls_submitted_rows_instead_of_resubmitting(
         report = tmp_path / "report.jsonl"
         # Cut once the client has journaled both creates (the sandbox counting them is
         # earlier: a cut between the two is the ambiguous create, another test's subject).
-        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 6)
+        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
         created = sb.state.created_submissions
         summary = await run_batch(manifest, settings)
         state = sb.state
@@ -138,7 +138,7 @@ async def test_a_changed_file_is_uploaded_again(make_sandbox: MakeSandbox, tmp_p
         # Both uploaded and submitted (an upload cut in flight would rightly be redone), as
         # the client's journal says: the sandbox's count comes before the client knows.
         report = tmp_path / "report.jsonl"
-        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 2)
+        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 2)
         target = tmp_path / "m" / "f0.png"
         target.write_bytes(target.read_bytes() + b"changed")
         os.utime(target, ns=(1, 1))
@@ -211,20 +211,6 @@ async def test_direct_uploads_before_a_crash_are_submitted_without_sending_them_
     assert {line["blobPath"] for line in lines} == submitted
 
 
-def _journaled(report: Path, state: str) -> int:
-    """Rows the journal holds in ``state`` (committed ones: what a crash would leave)."""
-    path = journal_path_for(report)
-    if not path.exists():
-        return 0
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return int(db.execute("SELECT count(*) FROM rows WHERE state = ?", (state,)).fetchone()[0])
-    except sqlite3.Error:
-        return 0
-    finally:
-        db.close()
-
-
 def _insert_at_top(manifest: Path, path: Path) -> None:
     header, *rest = manifest.read_text().splitlines()
     manifest.write_text("\n".join([header, str(path), *rest]) + "\n")
@@ -238,7 +224,7 @@ async def test_a_row_inserted_at_the_top_does_not_make_submitted_rows_upload_aga
     async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_size=3, batch_linger=30)
         report = tmp_path / "report.jsonl"
-        await _run_until(settings, manifest, lambda: _journaled(report, "submitted") == 6)
+        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
         before = {a.blob_path: a.asset_id for a in sb.state.all_assets()}
         new = write_media(tmp_path, "m/new.png", 2_500)
         _insert_at_top(manifest, new)

@@ -16,20 +16,10 @@ from batcher.clock import FakeClock
 from batcher.config import PollSettings, Settings
 from batcher.pipeline import Transports, run_batch
 from batcher.summary import EXIT_SOME_FAILED, RunSummary
+from tests.unit.rig import write_pngs
 
 pytestmark = pytest.mark.anyio
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 ROWS = 4
-
-
-def _manifest(tmp_path: Path, n: int = ROWS) -> Path:
-    rows = ["path"]
-    for i in range(n):
-        (tmp_path / f"f{i}.png").write_bytes(PNG + bytes([i]) * (10 + i))
-        rows.append(f"f{i}.png")
-    manifest = tmp_path / "m.csv"
-    manifest.write_text("\n".join(rows) + "\n")
-    return manifest
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -51,7 +41,7 @@ def _report(tmp_path: Path) -> list[dict[str, Any]]:
 async def _run(tmp_path: Path, fake: FakeMediaMagic, clock: FakeClock) -> RunSummary:
     async with clock.autojump():
         return await run_batch(
-            _manifest(tmp_path),
+            write_pngs(tmp_path, [10 + i for i in range(ROWS)]),
             _settings(tmp_path),
             clock=clock,
             transports=Transports(fake, fake.blob),
