@@ -25,6 +25,7 @@ from batcher.context import RunContext
 from batcher.hosts import Hosts
 from batcher.logs import event
 from batcher.pacing import Pacer
+from batcher.pacing.memory import RateMemory, rate_scope
 from batcher.retry import Retrier, RetryPolicy
 from batcher.scale.gates import SharedGates
 from batcher.state.journal import Journal
@@ -60,6 +61,7 @@ def pacing_figures(ctx: RunContext) -> dict[str, dict[str, object]]:
             "throttles": st.throttles,
             "rate": None if rate is None else round(rate, 2),
             "cap": st.cap,
+            "remembered": None if st.remembered is None else round(st.remembered, 2),
         }
         event(logging.INFO, "pacing", bucket=bucket, **figures[bucket])
     return figures
@@ -92,6 +94,10 @@ async def open_context(
     ) as session:
         api = transports.api if transports else AiohttpApiTransport(session, settings.base_url)
         pacer = Pacer(clock, max_wait=settings.max_throttle_wait, caps=dict(settings.max_rate))
+        memory = RateMemory(
+            journal.store, rate_scope(settings.base_url, settings.api_key.get_secret_value())
+        )
+        pacer.remember(memory.load())  # start where the last run over this report settled
         if gates is not None:
             gates.attach(pacer)  # shared windows, and this process's own learned pace
         # A breaker per host: an outage makes senders wait, not rows fail (breaker.py).
@@ -124,7 +130,10 @@ async def open_context(
         ctx.breakers = hosts.breakers
         ctx.bandwidth = hosts.bandwidth
         retrier.on_retry = partial(count_retry, ctx)
-        yield ctx
+        try:
+            yield ctx
+        finally:
+            memory.save(pacer.learned())
 
 
 def count_retry(ctx: RunContext, exc: BaseException, wait: float) -> None:

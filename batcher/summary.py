@@ -203,9 +203,17 @@ class RunSummary:
             if rate is None:
                 continue
             throttles = int(p.get("throttles", 0))
+            remembered = p.get("remembered")
+            if remembered is not None and not p.get("requests"):
+                continue  # learned by an earlier run, not used by this one
             how = "capped at" if p.get("cap") is not None and not throttles else "settled at"
+            start = (
+                f"started at {remembered:.1f} req/s (learned by an earlier run), "
+                if remembered is not None
+                else ""
+            )
             lines.append(
-                f"  {bucket} bucket: {how} {rate:.1f} req/s, {throttles} throttle"
+                f"  {bucket} bucket: {start}{how} {rate:.1f} req/s, {throttles} throttle"
                 + ("" if throttles == 1 else "s")
             )
         return lines

@@ -91,6 +91,8 @@ class FakeRateLimit:
     tokens: float
     updated: float
     closed_until: float = 0.0
+    limited_at: float = 0.0
+    """The first 429 of the current window: when the client learned of it."""
 
 
 @dataclass

@@ -60,9 +60,13 @@ BLOB_HOST = "https://blob.fake/assets"
 
 
 class FakeMediaMagic:
-    def __init__(self, clock: Clock, *, processing_seconds: float = 2.0) -> None:
+    def __init__(
+        self, clock: Clock, *, processing_seconds: float = 2.0, latency: float = 0.0
+    ) -> None:
         self.clock = clock
         self.processing_seconds = processing_seconds
+        self.latency = latency
+        """Clock seconds every request takes before the service sees it."""
         self.blob = FakeBlobService()
         self.calls: list[FakeCall] = []
         self.requests: Counter[str] = Counter()
@@ -105,6 +109,8 @@ class FakeMediaMagic:
     # -- ApiTransport ----------------------------------------------------------------------
 
     async def send(self, request: ApiRequest, *, key: SecretStr) -> ApiResponse:
+        if self.latency:
+            await self.clock.sleep(self.latency)
         now = self.clock.now()
         bucket = BUCKET_OF[request.endpoint]
         if any(start <= now < end for start, end in self._outages):
@@ -144,13 +150,16 @@ class FakeMediaMagic:
         if limit is None:
             return None
         now = self.clock.now()
-        if now < limit.closed_until:
+        # Sent (``latency`` ago) after the client was told of the window, and inside it.
+        if limit.limited_at + self.latency < now < limit.closed_until:
             self.violations.append(Violation(bucket, now, limit.closed_until - now))
         limit.tokens = min(limit.burst, limit.tokens + (now - limit.updated) * limit.rate)
         limit.updated = now
         if limit.tokens >= 1.0:
             limit.tokens -= 1.0
             return None
+        if now >= limit.closed_until:
+            limit.limited_at = now
         limit.closed_until = max(limit.closed_until, now + limit.retry_after)
         self.rate_limited[bucket] += 1
         return json_answer(429, {"error": f"Rate limit exceeded: {bucket}"}, limit.retry_after)

@@ -5,7 +5,7 @@ service's own 429s, honour every ``Retry-After``, and let requests out at the le
 implement it too); ``Pacer`` is the in-process one.
 """
 
-from batcher.pacing.bucket import BucketPacer, BucketStats, PacingPolicy
+from batcher.pacing.bucket import BucketPacer, BucketStats, Learned, PacingPolicy
 from batcher.pacing.gate import BUCKETS, DEFAULT_RETRY_AFTER, Bucket, RequestGate
 from batcher.pacing.pacer import Pacer, parse_rate_caps
 
@@ -15,6 +15,7 @@ __all__ = [
     "Bucket",
     "BucketPacer",
     "BucketStats",
+    "Learned",
     "Pacer",
     "PacingPolicy",
     "RequestGate",

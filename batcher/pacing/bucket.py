@@ -1,21 +1,35 @@
 """One bucket's pacing state: a rate learned from 429s, a token bucket of burst 1 that
 every request of the bucket takes from, and the ``Retry-After`` window.
 
-The service publishes no limits and sends no ``X-RateLimit-*`` headers, so the only signal is
-the 429 itself. The rule (AIMD with a remembered edge, searched by bisection):
+The service publishes no limits and sends no ``X-RateLimit-*`` headers, so the only signals
+are the 429 and the requests it accepts. We read the service as a token bucket (a rate R
+and a saved burst B, both unknown). What makes that hard is the burst: a bucket refilled
+during a ``Retry-After`` hides an overshoot of x requests/s for B/x seconds, so a rate that
+"held for a few seconds" proves nothing. The rules:
 
-* Until the first 429 the bucket is not paced at all (no limit binds: no slowdown). That
-  429 sets the rate to ``target`` x the rate accepted over the last second.
+* Until the first 429 the bucket is not paced (no limit binds: no slowdown). That 429 gives
+  the burst estimate (what was accepted in the last second: at least B when the burst ran out
+  within the second) and a first guess at the rate, ``target`` x that per second.
 * Every 429 shuts the bucket until ``Retry-After`` has passed (never a request early);
-  answers to requests already in flight when it shut change nothing more.
-* While demand exceeds the rate, every ``probe_gap`` seconds without a 429 the rate steps
-  up: by a step that doubles while steps succeed, but never past half-way to (and
-  ``target`` x) the lowest rate refused so far, ``bad``. A refused probe goes back to the
-  last rate that held and remembers the refused one; so the rate settles just under the
-  limit in a few steps, and 429s stop. Settled, ``bad`` is raised by a step now and then,
-  so a limit raised mid-run is found again.
-* A 429 at a rate that had held means the limit went down: multiplicative ``decrease``.
-* A reopened bucket lets requests out one by one at the rate, never all at once.
+  answers to requests already in flight when it shut change nothing more. A reopened bucket
+  lets requests out one by one at the rate, never all at once.
+* A 429 at a paced rate r: if the service's bucket was last full at time a (the reopening,
+  or a step up) and N requests were accepted since, it gave B + R*(now - a) = N; each
+  candidate a gives a lower bound (N - B)/(now - a) on R, and the largest is the estimate.
+  The rate goes to ``target`` x it and stays (settled). With no estimate (refused within
+  moments: far over) r is halved and climbs.
+* A rate is *proven* once it has held for B / (share x rate) seconds, the time a saved burst
+  can hide an overshoot of that share (half the step that led to the rate, at least
+  ``proof``). Only a proven rate steps up: with no edge known it doubles (the next 429 tells
+  where the edge is); below a known edge by a step that doubles while steps hold, never past
+  ``target`` x the edge. A rate proven this run is never given up for an estimate (which is
+  a lower bound), unless it is itself refused (the limit went down).
+* Settled, the limit may have been raised: one probe 10 % above the edge, at most every
+  ``Retry-After`` / ``probe_cost`` seconds (so refused probes cost at most that share of the
+  run), the gap doubling each time one is refused. A probe that is proven forgets the edge.
+
+``Learned`` is what a bucket knows, kept between runs (``pacing/memory.py``): the next night
+starts at the rate this one settled at instead of learning it again from a 429.
 """
 
 from __future__ import annotations
@@ -26,20 +40,36 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class PacingPolicy:
-    target: float = 0.95
-    """Never step past this share of the lowest rate refused so far."""
-    decrease: float = 0.6
-    """Share kept when a rate that had held is refused (the limit itself went down)."""
-    probe_step: float = 0.1
-    """First upward step; doubles while steps succeed (up to 100 %)."""
-    first_probe_gap: float = 2.0
-    probe_gap: float = 5.0
-    max_probe_gap: float = 60.0
+    target: float = 0.97
+    """Share of the estimated (or lowest refused) rate to pace at."""
+    decrease: float = 0.5
+    """Share kept when the refusal says little about the limit (refused within moments)."""
+    probe_step: float = 0.05
+    """First upward step of a proven rate; doubles while steps hold (up to 100 %)."""
+    proof: float = 0.05
+    """A rate is proven after holding long enough to have shown this share of overshoot."""
+    min_hold: float = 2.0
+    max_hold: float = 120.0
+    probe_cost: float = 0.05
+    """At most this share of a settled run goes to Retry-After windows of refused probes."""
+    search_step: float = 0.1
+    """A probe for a raised limit goes this share above the edge."""
+    min_search_gap: float = 60.0
+    max_search_gap: float = 3600.0
     min_rate: float = 0.2
-    recheck: float = 5.0
-    """A 429 this soon after reopening, with no probe since, means far over the limit."""
     estimate_window: float = 1.0
     """The unpaced phase's accepted rate is measured over this many seconds."""
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What a bucket learned, to start the next run with."""
+
+    rate: float
+    burst: float
+    retry_after: float
+    ceiling: float | None
+    settled: bool
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,8 @@ class BucketStats:
     cap: float | None
     closed_until: float
     """Clock time (monotonic) until which the bucket is shut; 0 when open."""
+    remembered: float | None = None
+    """The rate this run started at, learned by an earlier run (None: learned afresh)."""
 
 
 @dataclass
@@ -63,18 +95,31 @@ class BucketPacer:
     next_slot: float = 0.0
     requests: int = 0
     throttles: int = 0
-    _good: float | None = None
-    _bad: float | None = None
-    _reopened: float = 0.0
+    burst: float = 1.0
+    """The service's saved burst, as estimated from the unpaced phase."""
+    burst_span: float = 0.0
+    """Seconds of refill included in ``burst`` (the unpaced phase's): B = burst - R x this."""
+    retry_after: float = 0.0
+    remembered: float | None = None
+    _ceiling: float | None = None
+    _refused: float | None = None
+    _since: float = 0.0
+    _count: int = 0
+    _marks: list[tuple[float, int]] = field(default_factory=list)
+    _episode: tuple[float, float] | None = None
+    _settled: bool = False
+    _proven: float = 0.0
+    _floor: float = 0.0
+    _taken: float = 0.0
+    _waited: float = 0.0
+    _searching: bool = False
     _step: float = 0.0
-    _gap: float = 0.0
-    _last_probe: float = 0.0
-    _probing: bool = False
+    _search_gap: float = 0.0
+    _search_at: float = 0.0
     _accepted: deque[float] = field(default_factory=deque)
 
     def __post_init__(self) -> None:
         self._step = self.policy.probe_step
-        self._gap = self.policy.first_probe_gap
 
     def pace(self) -> float | None:
         """Requests/s requests may go out at now (None: as fast as they come)."""
@@ -98,37 +143,137 @@ class BucketPacer:
             self.next_slot = max(self.next_slot, now) + 1.0 / pace
         self.requests += 1
 
-    def saturated(self, now: float) -> None:
-        """A request had to wait for its slot: demand exceeds the pace. Step up when the
-        rate has held for ``probe_gap``."""
-        if self.rate is None or now - self._last_probe < self._gap:
-            return
-        if self.cap is not None and self.rate >= self.cap:
-            return  # the user's ceiling binds, not the service's
+    def _hold(self, rate: float) -> float:
+        """How long ``rate`` must hold to be proven: long enough for the saved burst to run
+        out at an overshoot of half the step that led here (or ``proof``, near an edge)."""
         p = self.policy
-        self._last_probe = now
-        if self._probing:  # the last step held: steps grow, probes come sooner
-            self._step = min(1.0, self._step * 2)
-            self._gap = p.first_probe_gap if self._bad is None else max(p.probe_gap, self._gap / 2)
-        nxt = self.rate * (1.0 + self._step)
-        if self._bad is not None:
-            nxt = min(nxt, (self.rate + self._bad) / 2, self._bad * p.target)
-        if nxt <= self.rate * 1.01:
-            # Settled just under the edge. The limit may have been raised since: let the
-            # edge age upward, and look again later.
-            if self._bad is not None:
-                self._bad *= 1.0 + p.probe_step
-            self._probing = False
+        return min(p.max_hold, max(p.min_hold, self.burst / (self._share() * rate)))
+
+    def _share(self) -> float:
+        return max(self.policy.proof, self._taken / 2)
+
+    def _gap(self) -> float:
+        p = self.policy
+        edge = self._ceiling or self.rate or 0.0
+        if self._refused is not None and self._refused > 1.25 * edge:
+            # Only a lower bound under a much higher refusal: look in between soon.
+            return self._hold(self.rate or edge or 1.0)
+        return max(p.min_search_gap, self._search_gap, self.retry_after / p.probe_cost)
+
+    def _hold_from(self, now: float, *, reopened: bool = False) -> None:
+        """A new rate from ``now``: the proof starts over, and ``now`` is a time the service's
+        bucket may have been full (after a reopening it surely was)."""
+        self._since = now
+        if reopened:
+            self._count = 0
+            self._marks.clear()
+        self._mark(now)
+
+    def _mark(self, now: float) -> None:
+        if len(self._marks) >= 16:
+            del self._marks[1]  # keep the reopening, the surest candidate
+        self._marks.append((now, self._count))
+
+    def _estimate(self, now: float) -> tuple[float, bool]:
+        """The service's rate, from when its burst ran out (0: nothing to go on), and whether
+        it is exact: from that start on the service took at least that rate all along, so its
+        bucket never filled up again (else it is only a lower bound)."""
+        ends = [*self._marks[1:], (now, self._count)]
+        best, exact = 0.0, False
+        for i, (at, count) in enumerate(self._marks):
+            if now - at <= 0:
+                continue
+            if now - at <= self.burst_span:
+                continue
+            # N = B + R*T with B = burst - R*burst_span (the burst was counted with refill).
+            bound = (self._count - count - self.burst) / (now - at - self.burst_span)
+            if bound > best:
+                best, start = bound, i
+        if best > 0:
+            spans = zip(self._marks[start:], ends[start:], strict=True)
+            exact = all(
+                n1 - n0 >= 0.98 * best * (t1 - t0) for (t0, n0), (t1, n1) in spans if t1 > t0
+            )
+        return best, exact
+
+    def _fit(self, now: float) -> tuple[float, float] | None:
+        """Rate and burst from the last two clean episodes: one pace from a full bucket (a
+        mark) to the 429, N = B + R*T each. A burst learned before the limit changed would
+        bias every single-episode estimate low; two episodes need no burst at all."""
+        at, count = self._marks[-1]
+        span = now - at
+        if span <= 0 or self._count - count < 2:
+            return None
+        episode, self._episode = self._episode, (float(self._count - count), span)
+        if episode is None:
+            return None
+        (n1, t1), (n2, t2) = episode, self._episode
+        if abs(t2 - t1) < 0.2 * max(t1, t2):
+            return None  # too alike to tell the two unknowns apart
+        rate = (n2 - n1) / (t2 - t1)
+        burst = n1 - rate * t1
+        # Refused at both paces, so R is under each; a proof this run showed R >= floor.
+        under = min(n1 / t1, n2 / t2)
+        if not (max(self._floor, 0.0) <= rate < under and 1.0 <= burst <= min(n1, n2)):
+            return None  # the bucket was not full at a start, or demand fell: no fit
+        return rate, burst
+
+    def saturated(self, now: float) -> None:
+        """A request had to wait for its slot: demand exceeds the pace. Step up a rate that
+        has been proven (or, settled, probe for a raised limit now and then)."""
+        rate = self.rate
+        if rate is None or now < self.closed_until:
             return
-        self._good = self.rate
+        if now - self._waited > 4.0 / rate:
+            # Demand was under the pace for a while: the service's bucket may have filled
+            # up meanwhile, so from now is a candidate start for the next estimate.
+            self._mark(now)
+        self._waited = now
+        if self.cap is not None and rate >= self.cap:
+            return  # the user's ceiling binds, not the service's
+        if now - self._since < self._hold(rate):
+            return  # not proven yet: the service's burst may be hiding an overshoot
+        p = self.policy
+        self._proven = max(self._proven, rate)
+        # What the proof shows: an overshoot of ``share`` would have been refused by now.
+        self._floor = max(self._floor, rate * (1.0 - self._share()))
+        if self._searching:  # a probe above the old edge held: the limit was raised
+            self._searching = False
+            self._settled = False
+            # Climb towards the lowest rate refused, if it is above us; else double.
+            above = self._refused is not None and self._refused > rate * (1.0 + p.search_step)
+            self._ceiling = self._refused if above else None
+            self._refused = self._ceiling
+            self._search_gap = 0.0
+        if self._settled:
+            if now < self._search_at:
+                return
+            self._searching = True
+            # Clearly above the edge, or the proof could not tell it from the old limit.
+            nxt = max(rate, self._ceiling or rate) * (1.0 + p.search_step)
+        elif self._ceiling is None:
+            nxt = 2 * rate  # no edge known: double, and let the next 429 tell where it is
+        else:
+            nxt = min(rate * (1.0 + self._step), p.target * self._ceiling)
+            if nxt <= rate * 1.005:
+                self._settle(now)
+                return
+            self._step = min(1.0, self._step * 2)
+        self._taken = nxt / rate - 1.0
         self.rate = nxt
-        self._probing = True
+        self._hold_from(now)
+
+    def _settle(self, now: float) -> None:
+        self._settled = True
+        self._search_at = now + self._gap()
 
     def accepted(self, now: float) -> None:
         if self.rate is None:  # only the unpaced phase needs the estimate
             self._accepted.append(now)
             while self._accepted and self._accepted[0] < now - self.policy.estimate_window:
                 self._accepted.popleft()
+        elif now >= self.closed_until:
+            self._count += 1
 
     def throttled(self, now: float, retry_after: float) -> bool:
         """A 429. Returns True when it lowered the rate (False: an answer to a request
@@ -141,33 +286,74 @@ class BucketPacer:
         if not fresh:
             return False
         p = self.policy
+        self.retry_after = retry_after
         if self.rate is None:
             window = p.estimate_window
-            recent = sum(1 for t in self._accepted if t >= now - window)
-            self.rate = max(p.min_rate, p.target * max(1, recent) / window)
-            self._gap = p.first_probe_gap
+            times = [t for t in self._accepted if t >= now - window]
+            self._accepted.clear()
+            recent = max(1, len(times))
+            self.burst = float(recent)
+            self.burst_span = now - times[0] if times else 0.0
+            self.rate = max(p.min_rate, p.target * recent / window)
         else:
             failed = self.rate
-            # Refused again within moments of reopening, no probe since: far over the limit.
-            soon = 0 < now - self._reopened < p.recheck
-            below = self._bad is not None and failed < 0.9 * self._bad
-            dropped = not self._probing and (soon or below)
-            if dropped:  # refused well under an edge that used to hold: the limit went down
-                self.rate = max(p.min_rate, failed * p.decrease)
-                self._gap = p.probe_gap
-            else:
-                # At or past the edge (a burst allowance may have hidden it for a while):
-                # back under the refused rate, and probe ever more rarely there; that is
-                # what makes 429s stop.
-                self.rate = max(p.min_rate, min(self._good or failed, failed * 0.9))
-                self._gap = min(p.max_probe_gap, self._gap * 2)
-            self._bad = failed if dropped or self._bad is None else min(self._bad, failed)
-        self._accepted.clear()
-        self._good = None
+            estimate, exact = self._estimate(now)
+            fitted = self._fit(now)
+            if fitted is not None:  # two clean episodes: both unknowns, burst included
+                estimate, self.burst = fitted
+                self.burst_span = 0.0
+                exact = True
+            if failed <= self._proven:  # refused at a rate that had held: the limit went down
+                self._proven = self._floor = 0.0
+            # Never under what a proof showed this run (the estimate is a lower bound).
+            floor = self._floor
+            self._refused = failed if self._refused is None else min(self._refused, failed)
+            if exact:  # the edge is known: no quick search needed
+                self._refused = min(self._refused, estimate * (1.0 + p.search_step))
+                # ... and so is the burst without the refill counted in it.
+                self.burst = max(1.0, self.burst - estimate * self.burst_span)
+                self.burst_span = 0.0
+            self._settled = estimate > 0
+            if self._settled:  # the saved burst ran out at about R
+                self.rate = max(p.min_rate, p.target * estimate, floor)
+                self._ceiling = max(estimate, floor)
+            else:  # refused within moments: far over, and nothing to measure R by
+                self.rate = max(p.min_rate, failed * p.decrease, floor)
+                self._ceiling = failed if self._ceiling is None else min(self._ceiling, failed)
+            if self._searching:  # the edge is where it was: look again twice as late
+                self._search_gap = min(p.max_search_gap, 2 * self._gap())
+            self._searching = False
         self._step = p.probe_step
-        self._probing = False
-        self._last_probe = self._reopened = self.closed_until
+        self._taken = 0.0
+        self._hold_from(self.closed_until, reopened=True)
+        if self._settled:
+            self._settle(self.closed_until)
         return True
 
+    def learned(self) -> Learned | None:
+        """What to start the next run with (None: no limit met, nothing to remember)."""
+        if self.rate is None:
+            return None
+        return Learned(self.rate, self.burst, self.retry_after, self._ceiling, self._settled)
+
+    def remember(self, learned: Learned, now: float) -> None:
+        """Start where an earlier run left off: paced at once, no 429 needed to learn."""
+        p = self.policy
+        self.rate = max(p.min_rate, learned.rate)
+        self.remembered = self.rate
+        self.burst = max(1.0, learned.burst)
+        self.retry_after = max(0.0, learned.retry_after)
+        self._ceiling = learned.ceiling
+        self._hold_from(now, reopened=True)
+        if learned.settled:
+            self._settle(now)
+
     def stats(self) -> BucketStats:
-        return BucketStats(self.requests, self.throttles, self.rate, self.cap, self.closed_until)
+        return BucketStats(
+            self.requests,
+            self.throttles,
+            self.rate,
+            self.cap,
+            self.closed_until,
+            self.remembered,
+        )

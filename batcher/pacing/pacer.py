@@ -14,7 +14,7 @@ from datetime import datetime
 from batcher.clock import Clock, RealClock
 from batcher.errors import ThrottledTooLong, UsageError
 from batcher.logs import event
-from batcher.pacing.bucket import BucketPacer, BucketStats, PacingPolicy
+from batcher.pacing.bucket import BucketPacer, BucketStats, Learned, PacingPolicy
 from batcher.pacing.gate import BUCKETS, DEFAULT_RETRY_AFTER, Bucket
 
 
@@ -117,6 +117,19 @@ class Pacer:
 
     def statistics(self) -> dict[str, BucketStats]:
         return {bucket: state.stats() for bucket, state in self.buckets.items()}
+
+    def learned(self) -> dict[str, Learned]:
+        """What each bucket that met a limit knows now, for the next run."""
+        found = {bucket: state.learned() for bucket, state in self.buckets.items()}
+        return {bucket: x for bucket, x in found.items() if x is not None}
+
+    def remember(self, learned: dict[str, Learned]) -> None:
+        """Start each bucket an earlier run learned at its rate (``pacing/memory.py``)."""
+        now = self.clock.now()
+        for bucket, x in learned.items():
+            state = self.buckets.get(bucket)
+            if state is not None:
+                state.remember(x, now)
 
     def closed_line(self) -> str | None:
         """For a progress view: which buckets are shut right now, and until when."""
