@@ -4,13 +4,17 @@ every request, Retry-After 5 s and 30 s, and the same with the user's cap ``--ma
 just under the limit.
 
     python -m benchmarks.ratelimit [--files 300] [--rate 25] [--processing 1] [--latency 0.04]
-        [--retry-after 5 30] [--cap 24] [--client-tree DIR] [--out FILE.json]
+        [--retry-after 5 30] [--cap 24] [--no-next-night] [--client-tree DIR] [--out FILE.json]
 
 Each case is the real CLI (``python -m batcher MANIFEST --base-url ...`` with
 ``MEDIAMAGIC_API_KEY=sk_test_bench``) against a fresh sandbox in its own process
 (``benchmarks.sandbox_server`` with ``--rate-limit``/``--latency``), so every case meets full
-buckets. Prints one JSON line per case: wall (fork to exit), the CLI's own wall time, the
-floor and wall/floor, 429s and early requests as the sandbox counted them, report statuses.
+buckets. A first run starts with no journal (it must learn the limits from 429s); each
+Retry-After is then run again as the *next night*: the same command, report and base URL
+(a new sandbox on the same port, buckets full again), so the client starts from the rates
+the first night learned (``batcher/pacing/memory.py``). Prints one JSON line per case: wall
+(fork to exit), the CLI's own wall time, the floor and wall/floor, 429s and early requests as
+the sandbox counted them, report statuses.
 
 The floor is what no client can beat on this sandbox: the N uploads at R/s (N/R; the bucket's
 burst of R would let the first R go at once, so the strict bound is 1 s lower), plus the
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -77,13 +82,19 @@ def run_case(
     args: argparse.Namespace,
     retry_after: int,
     extra: list[str],
+    *,
+    run_dir: Path | None = None,
+    port: int | None = None,
 ) -> dict[str, Any]:
-    run_dir = WORK / "runs" / "ratelimit" / re.sub(r"\W+", "-", name).strip("-")
+    """One run; with ``run_dir`` and ``port`` of an earlier case, its next night."""
+    if run_dir is None:
+        run_dir = WORK / "runs" / "ratelimit" / re.sub(r"\W+", "-", name).strip("-")
+        shutil.rmtree(run_dir, ignore_errors=True)  # no journal: nothing learned yet
     limits = [f"--rate-limit={b}={args.rate:g}::{retry_after}" for b in BUCKETS]
     sb_args = [*limits, "--retry-after", str(retry_after), "--latency", str(args.latency)]
     log = run_dir / "log.jsonl"
     log.unlink(missing_ok=True)
-    with sandbox(run_dir, processing_delay=args.processing, extra_args=sb_args) as sb:
+    with sandbox(run_dir, processing_delay=args.processing, extra_args=sb_args, port=port) as sb:
         cmd = cli_args(sb, manifest, run_dir, [*extra, "--log-file", str(log)])
         run = run_measured(
             cmd,
@@ -97,6 +108,8 @@ def run_case(
     m = _RUN_WALL.search(run.stderr)
     return {
         "case": name,
+        "run_dir": str(run_dir),
+        "base_url": sb.base_url,
         "exit": run.returncode,
         "wall_s": round(run.wall, 2),
         "run_wall_s": float(m.group(1).replace(",", "")) if m else None,
@@ -126,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--cap", type=float, default=24.0, help="--max-rate for the capped case (0: no such case)"
     )
+    p.add_argument(
+        "--no-next-night", action="store_true", help="skip the runs that start from learned rates"
+    )
     p.add_argument("--client-tree", type=Path, default=None, help="run the client from here")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON lines here")
     args = p.parse_args(argv)
@@ -146,6 +162,21 @@ def main(argv: list[str] | None = None) -> int:
         result = run_case(name, manifest, args.files, args, retry_after, [*level, *extra])
         results.append(result)
         print(json.dumps(result), flush=True)
+        if extra or args.no_next_night or args.client_tree is not None:
+            continue
+        port = int(str(result["base_url"]).rsplit(":", 1)[1])
+        night = run_case(
+            f"{name}, next night (learned rates)",
+            manifest,
+            args.files,
+            args,
+            retry_after,
+            level,
+            run_dir=Path(str(result["run_dir"])),
+            port=port,
+        )
+        results.append(night)
+        print(json.dumps(night), flush=True)
     if args.out:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in results))
     ok = all(r["rows_complete"] == args.files and not r["early_requests"] for r in results)

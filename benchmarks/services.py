@@ -203,12 +203,14 @@ def sandbox(
     processing_delay: float = 0.0,
     blob_bandwidth: float | None = None,
     extra_args: Sequence[str] = (),
+    port: int | None = None,
 ) -> Iterator[SandboxProc]:
     """``benchmarks.sandbox_server`` in its own process; ``.state`` is filled on exit.
     ``blob_bandwidth`` (bytes/s) emulates a slow link, shared by every upload body;
-    ``extra_args``: its ``--rate-limit``, ``--retry-after`` and ``--latency`` flags."""
+    ``extra_args``: its ``--rate-limit``, ``--retry-after`` and ``--latency`` flags; ``port``:
+    the same one as an earlier sandbox's (the same base URL, as on the next night)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     state_path = run_dir / "sandbox-state.json"
     log = run_dir / "sandbox.log"
     store = run_dir / "sandbox-store"

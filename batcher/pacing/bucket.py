@@ -226,8 +226,9 @@ class BucketPacer:
             return
         if now - self._waited > 4.0 / rate:
             # Demand was under the pace for a while: the service's bucket may have filled
-            # up meanwhile, so from now is a candidate start for the next estimate.
-            self._mark(now)
+            # up meanwhile, so from now is a candidate start for the next estimate, and the
+            # proof starts over (only time spent at the pace proves it).
+            self._hold_from(now)
         self._waited = now
         if self.cap is not None and rate >= self.cap:
             return  # the user's ceiling binds, not the service's
@@ -329,6 +330,20 @@ class BucketPacer:
         if self._settled:
             self._settle(self.closed_until)
         return True
+
+    def borrow(self, other: BucketPacer, now: float) -> None:
+        """Another bucket of the key met its limit; this one has not met one yet. Limits of
+        one key are set by its plan, so they tend to be of a size: pace at that bucket's rate
+        (and burst) from now, rather than meet a 429 and a whole ``Retry-After`` to learn
+        this one's. A proof steps up from there as usual, so a bucket whose limit is higher
+        (or none) is slowed for one proof's time at most."""
+        if self.rate is not None or other.rate is None:
+            return
+        self.rate = other.rate
+        self.burst = other.burst
+        self.burst_span = other.burst_span
+        self._accepted.clear()
+        self._hold_from(now, reopened=True)
 
     def learned(self) -> Learned | None:
         """What to start the next run with (None: no limit met, nothing to remember)."""

@@ -102,6 +102,8 @@ class Pacer:
         now = self.clock.now()
         lowered = state.throttled(now, wait)
         if lowered:
+            for other in self.buckets.values():
+                other.borrow(state, now)
             pace = state.pace()
             event(
                 logging.WARNING,

@@ -174,3 +174,19 @@ async def test_a_remembered_rate_above_a_lowered_limit_is_corrected() -> None:
     assert 0.85 * 10 <= rate <= 10
     assert episodes <= 3
     assert fake.violations == []
+
+
+async def test_a_bucket_not_yet_limited_is_paced_once_another_bucket_of_the_key_is() -> None:
+    # Cold, with Retry-After 30: the upload bucket's 429 came first, then the end-of-run
+    # burst of result reads met its own 429 and a second 30 s window on the critical path.
+    clock, fake, pacer, client = _setup(25, retry_after=30)
+    fake.rate_limit("submission_read", 25, burst=25, retry_after=30)
+    await _hammer(clock, client, 3600, requests=100)
+    assert fake.rate_limited["upload"] >= 1
+    start = clock.now()
+    async with clock.autojump(), anyio.create_task_group() as tg:
+        for _ in range(60):  # a batch's result fetches, all at once
+            tg.start_soon(client.probe, "00000000-0000-4000-8000-000000000000")
+    assert fake.rate_limited["submission_read"] == 0
+    assert clock.now() - start < 5  # paced at the borrowed rate, not shut for 30 s
+    assert pacer.statistics()["submission_read"].rate is not None
