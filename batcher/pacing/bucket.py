@@ -117,6 +117,7 @@ class BucketPacer:
     _search_gap: float = 0.0
     _search_at: float = 0.0
     _accepted: deque[float] = field(default_factory=deque)
+    _credit: float = 0.0
 
     def __post_init__(self) -> None:
         self._step = self.policy.probe_step
@@ -132,14 +133,16 @@ class BucketPacer:
         if now < self.closed_until:
             return self.closed_until
         pace = self.pace()
-        if pace is None:
+        if pace is None or self._credit >= 1.0:
             return now
         return max(now, self.next_slot)
 
     def take(self, now: float) -> None:
         """A request goes out now (``slot(now) <= now``)."""
         pace = self.pace()
-        if pace is not None:
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+        elif pace is not None:
             self.next_slot = max(self.next_slot, now) + 1.0 / pace
         self.requests += 1
 
@@ -280,6 +283,7 @@ class BucketPacer:
         """A 429. Returns True when it lowered the rate (False: an answer to a request
         already in flight when the bucket shut)."""
         self.throttles += 1
+        self._credit = 0.0  # whatever burst the service had saved is spent
         fresh = now >= self.closed_until
         self.closed_until = max(self.closed_until, now + retry_after)
         # Reopen one by one: the first request at the reopening, then one per 1/rate.
@@ -359,6 +363,9 @@ class BucketPacer:
         self.burst = max(1.0, learned.burst)
         self.retry_after = max(0.0, learned.retry_after)
         self._ceiling = learned.ceiling
+        # A run starts hours after the last one: the service has saved its whole burst. Most
+        # of it (as estimated) may go at once, as an unpaced start would have sent it.
+        self._credit = 0.8 * max(0.0, self.burst - 1.0)
         self._hold_from(now, reopened=True)
         if learned.settled:
             self._settle(now)
