@@ -280,4 +280,6 @@ async def _run_stages(
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep)
+        tg.start_soon(
+            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer.write
+        )

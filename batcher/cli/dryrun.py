@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.stages.carry import Decision, Sweep, sha256_file
 from batcher.state.history import HistoryReader
+from batcher.state.seen import SeenTable
 
 EXAMPLES = 5
 
@@ -167,14 +169,30 @@ def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> 
         sha = sha256_file(Path(resolved)) if settings.checksum else None
     except OSError:
         return None  # pre-flight says why
-    return sweep.decide(key, st.st_size, st.st_mtime_ns, sha)[0]
+    return sweep.decide(sweep.history.get(key), st.st_size, st.st_mtime_ns, sha)
 
 
 def _plan_rows(
     plan: DryRunPlan, manifest: Path, settings: Settings, history: HistoryReader | None
 ) -> None:
+    # The files met, on disk (state/seen.py): on the history's connection when there is one,
+    # else on a private temporary database.
+    db = history.db if history is not None else sqlite3.connect("", check_same_thread=False)
+    try:
+        _plan_rows_on(plan, manifest, settings, history, SeenTable(db, "dry_run_paths"))
+    finally:
+        if history is None:
+            db.close()
+
+
+def _plan_rows_on(
+    plan: DryRunPlan,
+    manifest: Path,
+    settings: Settings,
+    history: HistoryReader | None,
+    seen: SeenTable,
+) -> None:
     base = manifest.resolve().parent
-    seen: set[Path] = set()
     sweep = None
     if settings.incremental:
         plan.sweep = Counter()
@@ -190,11 +208,9 @@ def _plan_rows(
         job, problem = check_row(row, base, settings)
         reason = problem.message if problem else None
         code = problem.code if problem else None
-        if problem is None and job.path is not None:
-            identity = job.path.resolve()
-            if identity in seen:
-                code, reason = "duplicate_row", "same file as an earlier row"
-            seen.add(identity)
+        identity = str(job.path.resolve()) if problem is None and job.path is not None else None
+        if identity is not None and seen.first(identity, row.row) != row.row:
+            code, reason = "duplicate_row", "same file as an earlier row"
         if code is not None:
             plan.refused[code] += 1
             if len(plan.examples) < EXAMPLES:
