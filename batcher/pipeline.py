@@ -110,7 +110,8 @@ async def _run_watched(
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
                 writer.on_line = watch.fanout
-                if watch.view is not None and watch.only_rows is None:
+                wants_totals = getattr(watch.view, "needs_totals", True)  # quiet: no ETA
+                if watch.view is not None and watch.only_rows is None and wants_totals:
                     outer.start_soon(
                         partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
                         prescan,
@@ -281,5 +282,5 @@ async def _run_stages(
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
         tg.start_soon(
-            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer.write
+            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer
         )

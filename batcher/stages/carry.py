@@ -73,12 +73,15 @@ def decide(
 def carried_line(hist: HistoryRecord, row: ManifestRow) -> ReportLine:
     """The earlier result as it was, under this manifest's row number, path and columns."""
     line = ReportLine.model_validate_json(hist.line)
-    # Set in place rather than model_copy: the line was just parsed and is this row's own,
-    # and a copy per carried row is a tenth of a no-change night's CPU.
-    line.row = row.row
-    line.path = row.path_text
-    line.columns = row.columns
-    line.reused_from = {"reviewedAt": hist.reviewed_at, "sweep": hist.sweep}
+    # Updated in place as model_copy(update=) would (no validation: the values are already
+    # of their fields' types), without the copy: the line was just parsed and is this row's
+    # own, and a copy per carried row was a tenth of a no-change night's CPU.
+    line.__dict__.update(
+        row=row.row,
+        path=row.path_text,
+        columns=row.columns,
+        reused_from={"reviewedAt": hist.reviewed_at, "sweep": hist.sweep},
+    )
     return line.with_origin(RowOrigin(hist.key, journal=False))
 
 

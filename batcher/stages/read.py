@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 from anyio.abc import ObjectSendStream
@@ -62,6 +63,14 @@ def recorded_line(
     return replayed_line(record, row)
 
 
+class LineSink(Protocol):
+    """The report writer, as the read stage uses it (``stages/report.py``)."""
+
+    def write(self, line: ReportLine, *, flush: bool = True) -> None: ...
+
+    def flush(self) -> None: ...
+
+
 @dataclass
 class _Row:
     """A row of a chunk, with what the batched lookups need."""
@@ -82,13 +91,13 @@ class RowRouter:
         uploaded: ObjectSendStream[RowJob],
         report: ObjectSendStream[ReportLine],
         sweep: Sweep | None,
-        write: Callable[[ReportLine], None] | None = None,
+        sink: LineSink | None = None,
     ) -> None:
         self._ctx = ctx
         self._jobs = jobs
         self._uploaded = uploaded
         self._report = report
-        self._write = write
+        self._sink = sink
         """The report writer itself, for carried lines (no hop through the report stream)."""
         self._sweep = sweep
         self._resolver = PathResolver(ctx.manifest_dir)
@@ -141,6 +150,11 @@ class RowRouter:
             history = self._sweep.history.get_many([p.key for p in named if p.problem is None])
         return prepared, history
 
+    def _settle(self) -> None:
+        """Before anything that may wait: carried lines written so far reach the file."""
+        if self._sink is not None:
+            self._sink.flush()
+
     async def _refuse(self, row: ManifestRow, problem: InputError, path: Path | None) -> None:
         job = RowJob(row=row.row, path_text=row.path_text, columns=row.columns, path=path)
         if path is not None:
@@ -154,14 +168,18 @@ class RowRouter:
         prepared, history = self._prepare(rows)
         for n, p in enumerate(prepared):
             if self._ctx.stopping.is_set():
+                self._settle()
                 return n
             self._ctx.counters.rows_read += 1
             await self._route(p, history.get(p.key))
+        self._settle()
         await checkpoint()  # carried rows await nothing: let others run
         return len(prepared)
 
     async def _route(self, p: _Row, hist: HistoryRecord | None) -> None:
         ctx, row = self._ctx, p.row
+        if row.problem is not None or p.problem is not None:
+            self._settle()
         if row.problem is not None:
             await self._refuse(row, row.problem, None)
             return
@@ -175,6 +193,7 @@ class RowRouter:
             ctx.counters.bytes_skipped += record.size or 0
             if self._sweep is not None:
                 self._sweep.counts[Decision.RESUMED] += 1
+            self._settle()
             await self._report.send(replayed_line(record, row))
             return
         decision, sha = None, None
@@ -185,17 +204,19 @@ class RowRouter:
                 st = None  # pre-flight says why
             if st is not None:
                 if self._sweep.checksum:
+                    self._settle()
                     sha = await anyio.to_thread.run_sync(sha256_file, Path(resolved))
                 decision = self._sweep.decide(hist, st.st_size, st.st_mtime_ns, sha)
                 if decision is Decision.CARRIED and record is None and hist is not None:
                     self._sweep.counts[decision] += 1
                     ctx.counters.bytes_skipped += st.st_size
                     line = carried_line(hist, row)
-                    if self._write is not None:
-                        self._write(line)
+                    if self._sink is not None:
+                        self._sink.write(line, flush=False)
                     else:
                         await self._report.send(line)
                     return
+        self._settle()
         job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
         job.identity = Path(resolved)
         job.key = key
@@ -247,15 +268,15 @@ async def read_stage(
     tickets: ObjectSendStream[Ticket],
     report: ObjectSendStream[ReportLine],
     sweep: Sweep | None = None,
-    write: Callable[[ReportLine], None] | None = None,
+    sink: LineSink | None = None,
 ) -> None:
     """Pre-flight each row and send it to the first stage it still needs (resume).
 
     Rows go in chunks of ``CHUNK`` so that the duplicate check and the history lookups are a
-    few statements per chunk, not one per row. ``write``: the report writer, which carried
+    few statements per chunk, not one per row. ``sink``: the report writer, which carried
     lines are handed to directly (it is synchronous; the stream would only add a hop)."""
     async with jobs, uploaded, tickets, report:
-        router = RowRouter(ctx, jobs, uploaded, report, sweep, write)
+        router = RowRouter(ctx, jobs, uploaded, report, sweep, sink)
         rows = iter(rows)
         while not ctx.stopping.is_set():
             chunk = list(itertools.islice(rows, CHUNK))

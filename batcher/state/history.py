@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from batcher.outcome import ReportLine
 from batcher.state.seen import CHUNK, SeenTable
@@ -23,8 +23,10 @@ from batcher.state.store import GuardedConnection, JournalStore
 _CARRY_STATUSES = frozenset({"complete", "failed"})
 
 
-@dataclass(frozen=True)
-class HistoryRecord:
+class HistoryRecord(NamedTuple):
+    """A tuple, not a frozen dataclass: one is built per row of a sweep, and a frozen
+    dataclass's ``__init__`` (an ``object.__setattr__`` per field) was a visible cost."""
+
     key: str
     path_text: str
     size: int | None
@@ -69,10 +71,10 @@ ON CONFLICT(key) DO UPDATE SET
 """
 
 
-def _record(found: tuple[object, ...]) -> HistoryRecord:
+def _record(found: tuple[Any, ...]) -> HistoryRecord:
     values = list(found)
     values[10] = bool(values[10])
-    return HistoryRecord(*values)  # type: ignore[arg-type]
+    return HistoryRecord._make(values)
 
 
 def carryable(line: ReportLine) -> bool:
