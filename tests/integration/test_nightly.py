@@ -288,3 +288,47 @@ async def test_two_rows_with_one_key_are_refused_once(
     lines = read_report(tmp_path / "report.jsonl")
     assert [line["status"] for line in lines] == ["complete", "error", "complete"]
     assert lines[1]["error"]["code"] == "duplicate_key"
+
+
+async def test_a_resumed_night_meets_each_file_afresh_and_still_finds_the_removed(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """The identities met are per run: the resumed run reads the manifest from the top
+    (here with a row inserted above the others, so every row number moved), refuses only
+    the true duplicate, naming its first row as numbered now, and the removed file is
+    still found once the resumed sweep completes."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + i) for i in range(5)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.3)) as sb:
+        await run_batch(manifest, _settings(sb, tmp_path))
+        lib.pop("K4")
+        for i in range(3):
+            write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
+        rows = [{"path": str(p.relative_to(tmp_path)), "dam_id": k} for k, p in lib.items()]
+        rows.append({"path": "lib/f0.png", "dam_id": "K0"})  # the same key again
+        manifest = write_manifest(tmp_path, rows)
+        settings = _settings(sb, tmp_path, upload_workers=1)
+        async with anyio.create_task_group() as tg:
+
+            async def night() -> None:
+                await run_batch(manifest, settings)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(night)
+            with anyio.fail_after(20):
+                while journaled(report, "submitted") < 1:  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
+        assert journaled(report, "reported") < 5  # really cut in the middle
+        new = write_media(tmp_path, "lib/new.png", 2_400)
+        rows.insert(0, {"path": str(new.relative_to(tmp_path)), "dam_id": "N"})
+        manifest = write_manifest(tmp_path, rows)
+        resumed = await run_batch(manifest, settings)
+    lines = sorted(read_report(report), key=lambda line: int(line["row"]))
+    assert [line["status"] for line in lines] == ["complete"] * 5 + ["error"]
+    assert [line["columns"]["dam_id"] for line in lines[:5]] == ["N", "K0", "K1", "K2", "K3"]
+    error = lines[5]["error"]
+    assert error["code"] == "duplicate_key" and "row 2" in error["message"]
+    assert resumed.sweep is not None and resumed.sweep.removed == ["lib/f4.png"]
+    assert _sql(report, "SELECT count(*) FROM history WHERE key = 'key:K4'") == [(0,)]
