@@ -115,6 +115,9 @@ class RowJob:
     mtime_ns: int | None = None
     content_type: str | None = None
     previous_submission_id: str | None = None
+    expected_version_group_id: str | None = None
+    """``--incremental``: the version group this file's history has, which its next version
+    should join (checked against the E4 answer, ``stages/carry.py``)."""
     upload_method: UploadMethod | None = None
     upload_filename: str | None = None
     blob_path: str | None = None

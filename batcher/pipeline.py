@@ -195,6 +195,7 @@ async def run_batch(
         sweep = Sweep(
             journal.history, max_age_days=settings.max_age_days, checksum=settings.checksum
         )
+        fanout.listeners.append(sweep.line_written)
     try:
         bind_journal(journal.store, settings.shard)
         announce_resume(journal, fanout)

@@ -22,7 +22,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from batcher.outcome import ReportLine, RowOrigin
+from batcher.outcome import Note, ReportLine, RowJob, RowOrigin
 from batcher.rows.manifest import ManifestRow
 from batcher.state.history import HistoryReader, HistoryRecord, SweepHistory
 from batcher.state.seen import SeenTable
@@ -85,6 +85,38 @@ def carried_line(hist: HistoryRecord, row: ManifestRow) -> ReportLine:
     return line.with_origin(RowOrigin(hist.key, journal=False))
 
 
+CHAIN_BROKEN = "version_chain_broken"
+
+
+def note_broken_chain(job: RowJob) -> None:
+    """After E4: a new version that did not join its file's version group is said so on its
+    line. The API does not say which asset a new version follows when the previous
+    submission held several (the sandbox takes the first one's group), so a chain built on
+    a batched submission may land in another file's group; accepting that silently would
+    leave a broken chain nobody knows of."""
+    expected, got = job.expected_version_group_id, job.version_group_id
+    if expected is None or got is None or got == expected:
+        return
+    if any(note.code == CHAIN_BROKEN for note in job.notes):
+        return
+    job.notes.append(
+        Note(
+            code=CHAIN_BROKEN,
+            message=(
+                f"sent as the next version of submission {job.previous_submission_id}, but "
+                f"the service put it in version group {got}, not this file's group "
+                f"{expected}: that submission held several assets, and which one a new "
+                "version follows is not documented; run with --batch-size 1 for chains "
+                "that cannot break this way"
+            ),
+        )
+    )
+
+
+def broke_chain(line: ReportLine) -> bool:
+    return line.reused_from is None and any(note.code == CHAIN_BROKEN for note in line.notes)
+
+
 class Sweep:
     """One ``--incremental`` run's view of the history, and what it decided."""
 
@@ -105,6 +137,13 @@ class Sweep:
         self.counts: Counter[Decision] = Counter()
         self.upload_bytes = 0
         self.removed: list[str] | None = None
+        self.chains_broken = 0
+        """New versions of this sweep that landed outside their file's version group."""
+
+    def line_written(self, line: ReportLine) -> None:
+        """Told of each report line (a carried line's notes are an earlier sweep's)."""
+        if line.notes and broke_chain(line):
+            self.chains_broken += 1
 
     def decide(
         self, hist: HistoryRecord | None, size: int, mtime_ns: int, sha256: str | None
@@ -126,6 +165,7 @@ class Sweep:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {d.value: self.counts[d] for d in Decision}
+        out["versionChainsBroken"] = self.chains_broken
         if self.removed is not None:
             out["removed"] = len(self.removed)
             out["removedPaths"] = self.removed

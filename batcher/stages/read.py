@@ -231,6 +231,7 @@ class RowRouter:
             self._sweep.upload_bytes += job.size or 0
             if hist is not None and hist.submission_id and not job.previous_submission_id:
                 job.previous_submission_id = hist.submission_id  # the next version
+                job.expected_version_group_id = hist.version_group_id
         await self._resume_or_send(job, record)
 
     async def _resume_or_send(self, job: RowJob, record: RowRecord | None) -> None:

@@ -332,3 +332,47 @@ async def test_a_resumed_night_meets_each_file_afresh_and_still_finds_the_remove
     assert error["code"] == "duplicate_key" and "row 2" in error["message"]
     assert resumed.sweep is not None and resumed.sweep.removed == ["lib/f4.png"]
     assert _sql(report, "SELECT count(*) FROM history WHERE key = 'key:K4'") == [(0,)]
+
+
+async def test_a_new_version_outside_its_files_group_is_said_on_its_line_and_counted(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Night 1 puts three files in one submission; night 2 changes all three, each sent with
+    that submission as its previous one. The sandbox (like the API, which does not say)
+    gives all three the first asset's group: one chain holds, two break, and the lines of
+    those two say so; the end summary counts them. Carried later, they are not counted."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + i) for i in range(3)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = _settings(sb, tmp_path, batch_size=3, batch_linger=2.0)
+        night1 = await run_batch(manifest, settings)
+        n1 = _by_key(report)
+        assert len({line["submissionId"] for line in n1.values()}) == 1  # one submission
+        first = sb.state.submissions[n1["K0"]["submissionId"]].assets[0]
+        for i in range(3):
+            write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
+        night2 = await run_batch(manifest, settings)
+        n2 = _by_key(report)
+        night3 = await run_batch(manifest, settings)
+        n3 = _by_key(report)
+    assert night1.sweep is not None and night1.sweep.chains_broken == 0
+    held = {k for k, line in n1.items() if line["versionGroupId"] == first.version_group_id}
+    assert len(held) == 1
+    for key, line in n2.items():
+        assert line["status"] == "complete" and line["reusedFrom"] is None
+        assert line["versionGroupId"] == first.version_group_id  # what the sandbox does
+        codes = [note["code"] for note in line["notes"]]
+        if key in held:
+            assert codes == [] and line["versionNumber"] == 2
+        else:
+            assert codes == ["version_chain_broken"]
+            message = line["notes"][0]["message"]
+            assert n1[key]["versionGroupId"] in message and first.version_group_id in message
+            assert n1[key]["submissionId"] in message
+    assert night2.sweep is not None and night2.sweep.chains_broken == 2
+    assert night2.as_dict()["sweep"]["versionChainsBroken"] == 2
+    assert "version chains broken: 2" in night2.render()
+    assert all(line["reusedFrom"] is not None for line in n3.values())
+    assert night3.sweep is not None and night3.sweep.chains_broken == 0
+    assert "version chains broken" not in night3.render()
