@@ -50,6 +50,7 @@ from batcher.shutdown import Shutdown
 from batcher.stages.carry import Sweep
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
+from batcher.stages.refresh import refresh_worker
 from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
@@ -282,6 +283,13 @@ async def _run_stages(
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
+        refresh_tx = None
+        if s.refresh_issues and sweep is not None:  # carried rows' results fetched again
+            refresh_tx, refresh_rx = anyio.create_memory_object_stream[ReportLine](64)
+            for _ in range(s.upload_workers):
+                tg.start_soon(refresh_worker, ctx, refresh_rx.clone(), report_tx.clone())
+            refresh_rx.close()
         tg.start_soon(
-            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer
-        )
+            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer,
+            refresh_tx,
+        )  # fmt: skip

@@ -30,6 +30,7 @@ from batcher.rows.identity import PathResolver, identity_key, resolved_path
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
 from batcher.stages.carry import Decision, Sweep, carried_line, sha256_file
+from batcher.stages.refresh import wants_refresh
 from batcher.state.history import HistoryRecord
 from batcher.state.journal import Journal
 from batcher.state.rows import RowRecord, RowState
@@ -92,8 +93,11 @@ class RowRouter:
         report: ObjectSendStream[ReportLine],
         sweep: Sweep | None,
         sink: LineSink | None = None,
+        refresh: ObjectSendStream[ReportLine] | None = None,
     ) -> None:
         self._ctx = ctx
+        self._refresh = refresh
+        """``--refresh-issues``: where carried complete lines go to be fetched again."""
         self._jobs = jobs
         self._uploaded = uploaded
         self._report = report
@@ -211,7 +215,10 @@ class RowRouter:
                     self._sweep.counts[decision] += 1
                     ctx.counters.bytes_skipped += st.st_size
                     line = carried_line(hist, row)
-                    if self._sink is not None:
+                    if self._refresh is not None and wants_refresh(line):
+                        self._settle()
+                        await self._refresh.send(line)
+                    elif self._sink is not None:
                         self._sink.write(line, flush=False)
                     else:
                         await self._report.send(line)
@@ -270,14 +277,15 @@ async def read_stage(
     report: ObjectSendStream[ReportLine],
     sweep: Sweep | None = None,
     sink: LineSink | None = None,
+    refresh: ObjectSendStream[ReportLine] | None = None,
 ) -> None:
     """Pre-flight each row and send it to the first stage it still needs (resume).
 
     Rows go in chunks of ``CHUNK`` so that the duplicate check and the history lookups are a
     few statements per chunk, not one per row. ``sink``: the report writer, which carried
     lines are handed to directly (it is synchronous; the stream would only add a hop)."""
-    async with jobs, uploaded, tickets, report:
-        router = RowRouter(ctx, jobs, uploaded, report, sweep, sink)
+    async with jobs, uploaded, tickets, report, refresh or contextlib.nullcontext():
+        router = RowRouter(ctx, jobs, uploaded, report, sweep, sink, refresh)
         rows = iter(rows)
         while not ctx.stopping.is_set():
             chunk = list(itertools.islice(rows, CHUNK))

@@ -22,6 +22,7 @@ from batcher.cli.dryrun import dry_run
 from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
+from batcher.stages.carry import Decision
 from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, journaled, read_report
 from tests.media import write_manifest, write_media
@@ -364,15 +365,60 @@ async def test_a_new_version_outside_its_files_group_is_said_on_its_line_and_cou
         assert line["versionGroupId"] == first.version_group_id  # what the sandbox does
         codes = [note["code"] for note in line["notes"]]
         if key in held:
-            assert codes == [] and line["versionNumber"] == 2
+            assert codes == []
         else:
             assert codes == ["version_chain_broken"]
             message = line["notes"][0]["message"]
             assert n1[key]["versionGroupId"] in message and first.version_group_id in message
             assert n1[key]["submissionId"] in message
+    # All three joined one group, numbered in the order they were created.
+    assert sorted(line["versionNumber"] for line in n2.values()) == [2, 3, 4]
     assert night2.sweep is not None and night2.sweep.chains_broken == 2
     assert night2.as_dict()["sweep"]["versionChainsBroken"] == 2
     assert "version chains broken: 2" in night2.render()
     assert all(line["reusedFrom"] is not None for line in n3.values())
     assert night3.sweep is not None and night3.sweep.chains_broken == 0
     assert "version chains broken" not in night3.render()
+
+
+async def test_refresh_issues_shows_statuses_changed_on_the_platform(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """``--refresh-issues``: each carried complete row costs one E6 and takes the issues the
+    service has now; a refresh the service refuses keeps the reviewed line, with a note.
+    Without the option nothing is asked (the line is as reviewed)."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + 37 * i) for i in range(6)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        st = sb.state
+        await run_batch(manifest, _settings(sb, tmp_path))
+        n1 = _by_key(report)
+        found = sorted(k for k, line in n1.items() if line["issues"])
+        assert len(found) >= 2, "the test needs two files with findings"
+        closed, gone = found[0], found[1]
+        _asset(st, n1[closed]["blobPath"]).issues[0]["status"] = "RESOLVED"
+        record = st.submissions[n1[gone]["submissionId"]]
+        record.assets.remove(_asset(st, n1[gone]["blobPath"]))  # its E6 now answers 404
+        reads = st.requests["get_asset"]
+        await run_batch(manifest, _settings(sb, tmp_path))
+        n2 = _by_key(report)
+        reads2 = st.requests["get_asset"]
+        night3 = await run_batch(manifest, _settings(sb, tmp_path, refresh_issues=True))
+        n3 = _by_key(report)
+        reads3 = st.requests["get_asset"]
+    assert reads2 == reads and n2[closed]["issues"][0]["status"] == "OPEN"
+    assert reads3 - reads2 == len(lib)  # one E6 per carried complete row
+    assert night3.sweep is not None and night3.sweep.counts[Decision.CARRIED] == len(lib)
+    assert n3[closed]["issues"][0]["status"] == "RESOLVED"
+    assert n3[closed]["issues"][1:] == n1[closed]["issues"][1:]
+    for key, line in n3.items():
+        assert line["reusedFrom"]["sweep"] == n2[key]["reusedFrom"]["sweep"]
+        assert line["status"] == "complete" and line["submissionId"] == n1[key]["submissionId"]
+        if key == gone:
+            assert line["issues"] == n1[key]["issues"]  # as reviewed
+            assert [n["code"] for n in line["notes"]] == ["issues_not_refreshed"]
+            assert "issuesRefreshedAt" not in line["reusedFrom"]
+        else:
+            assert line["notes"] == []
+            assert datetime.fromisoformat(line["reusedFrom"]["issuesRefreshedAt"])
