@@ -87,7 +87,10 @@ class ReportLine(BaseModel):
 
     @property
     def origin(self) -> RowOrigin | None:
-        return self._origin
+        # Read from pydantic's private-attribute dict directly (what its __getattr__ ends up
+        # doing, minus the lookups): asked of every line the writer writes.
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_origin")
 
     def with_origin(self, origin: RowOrigin | None) -> ReportLine:
         self._origin = origin
