@@ -22,7 +22,7 @@ from batcher.rows.identity import identity_key, resolved_path
 from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.stages.carry import Decision, Sweep, sha256_file
-from batcher.state.history import HistoryReader
+from batcher.state.history import HistoryReader, HistoryRecord
 from batcher.state.seen import SeenTable
 
 EXAMPLES = 5
@@ -44,6 +44,8 @@ class DryRunPlan:
     sweep: Counter[str] | None = None
     """``--incremental``: rows per decision (carried, changed, new, retried, aged)."""
     removed: list[str] = field(default_factory=list)
+    refreshed: int = 0
+    """``--refresh-issues``: carried complete rows whose result would be fetched again."""
 
     @property
     def accepted(self) -> int:
@@ -63,7 +65,7 @@ class DryRunPlan:
             "Put Block": self.blocks,
             "Put Block List": committed,
             "E4 create submission": submissions,
-            "E6 asset result": self.accepted,
+            "E6 asset result": self.accepted + self.refreshed,
             "E5 status polls (at least)": submissions,
         }
 
@@ -96,6 +98,7 @@ class DryRunPlan:
             "removed": len(self.removed),
             "removedPaths": self.removed,
             "uploadBytes": self.upload_bytes,
+            "issuesRefreshed": self.refreshed,
         }
 
     def render(self) -> str:
@@ -119,6 +122,11 @@ class DryRunPlan:
                 f"  new                 {n['new']:>8,} rows",
                 f"  retried             {n['retried']:>8,} rows (error or retryable failure)",
                 f"  past --max-age      {n['aged']:>8,} rows (next version)",
+                *(
+                    [f"  issues refreshed    {self.refreshed:>8,} carried rows (one E6 each)"]
+                    if self.refreshed
+                    else []
+                ),
                 f"  removed             {len(self.removed):>8,} rows gone from the manifest",
                 f"  to upload           {self.upload_bytes / 1e6:>8,.1f} MB",
             ]
@@ -153,7 +161,9 @@ def dry_run(
     return plan
 
 
-def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> Decision | None:
+def _decision(
+    sweep: Sweep | None, row: Any, base: Path, settings: Settings
+) -> tuple[Decision, HistoryRecord | None] | None:
     """What --incremental would do with the row, before pre-flight (None: not decided)."""
     if sweep is None or row.problem is not None:
         return None
@@ -169,7 +179,9 @@ def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> 
         sha = sha256_file(Path(resolved)) if settings.checksum else None
     except OSError:
         return None  # pre-flight says why
-    return sweep.decide(sweep.history.get(key), st.st_size, st.st_mtime_ns, sha)
+    hist = sweep.history.get(key)
+    decision = sweep.decide(hist, st.st_size, st.st_mtime_ns, sha)
+    return decision, hist
 
 
 def _plan_rows(
@@ -200,10 +212,13 @@ def _plan_rows_on(
         sweep = Sweep(history, max_age_days=settings.max_age_days, checksum=settings.checksum)
     for row in read_manifest(manifest, encoding=settings.manifest_encoding):
         plan.rows += 1
-        decision = _decision(sweep, row, base, settings)
+        decided = _decision(sweep, row, base, settings)
+        decision, hist = decided if decided is not None else (None, None)
         if decision is Decision.CARRIED:
-            assert plan.sweep is not None
+            assert plan.sweep is not None and hist is not None
             plan.sweep[decision.value] += 1
+            if settings.refresh_issues and hist.status == "complete" and hist.asset_id:
+                plan.refreshed += 1
             continue
         job, problem = check_row(row, base, settings)
         reason = problem.message if problem else None

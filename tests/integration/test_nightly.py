@@ -404,11 +404,17 @@ async def test_refresh_issues_shows_statuses_changed_on_the_platform(
         await run_batch(manifest, _settings(sb, tmp_path))
         n2 = _by_key(report)
         reads2 = st.requests["get_asset"]
-        night3 = await run_batch(manifest, _settings(sb, tmp_path, refresh_issues=True))
+        refreshing = _settings(sb, tmp_path, refresh_issues=True)
+        plan = dry_run(manifest, refreshing, journal=journal_path_for(report))
+        assert st.requests["get_asset"] == reads2  # the plan sends nothing
+        night3 = await run_batch(manifest, refreshing)
         n3 = _by_key(report)
         reads3 = st.requests["get_asset"]
     assert reads2 == reads and n2[closed]["issues"][0]["status"] == "OPEN"
     assert reads3 - reads2 == len(lib)  # one E6 per carried complete row
+    assert plan.as_dict()["sweep"]["issuesRefreshed"] == len(lib)
+    assert plan.requests()["E6 asset result"] == len(lib)
+    assert "issues refreshed" in plan.render()
     assert night3.sweep is not None and night3.sweep.counts[Decision.CARRIED] == len(lib)
     assert n3[closed]["issues"][0]["status"] == "RESOLVED"
     assert n3[closed]["issues"][1:] == n1[closed]["issues"][1:]
