@@ -6,6 +6,10 @@ of this costs tens of MB; a SQLite TEMP table on the journal's connection costs 
 page cache (``CACHE_KIB``) and spills the rest to a temporary file, so the run's RSS does not
 grow with the manifest.
 
+The temporary file is SQLite's: in ``SQLITE_TMPDIR`` or ``TMPDIR`` (else ``/var/tmp`` or
+``/tmp``), deleted when the connection closes; it takes about the keys' length plus a few
+bytes per row (of the order of 100 MB for a million long paths).
+
 TEMP tables live and die with the connection: each run starts with an empty one. That is
 what resume needs, since a resumed run reads the manifest from the top again; a table kept
 across runs would call every row of a resumed run a duplicate of itself.
@@ -31,8 +35,10 @@ class SeenTable:
             raise ValueError(f"bad table name {name!r}")
         self._db = db
         self.table = f"temp.{name}"
-        # Changing temp_store drops every TEMP table of the connection: only when needed.
-        if int(db.execute("PRAGMA temp_store").fetchone()[0]) != 1:
+        # Changing temp_store drops every TEMP table of the connection (so only when needed)
+        # and is refused inside a transaction: then the build's default stays, which is a
+        # file unless SQLite was built to keep temporary tables in memory.
+        if int(db.execute("PRAGMA temp_store").fetchone()[0]) != 1 and not db.in_transaction:
             db.execute("PRAGMA temp_store=FILE")
         db.execute(f"PRAGMA temp.cache_size=-{CACHE_KIB}")
         db.execute(

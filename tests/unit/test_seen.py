@@ -126,3 +126,22 @@ def test_get_many_finds_what_get_finds(tmp_path: Path) -> None:
         assert all(found[k] == history.get(k) for k in found)
     finally:
         journal.close()
+
+
+def test_a_seen_table_can_be_made_inside_the_journals_open_transaction(tmp_path: Path) -> None:
+    """SQLite refuses to change ``temp_store`` inside a transaction once the connection's
+    temporary database is open; the journal may have its deferred transaction open when a
+    run's table is made."""
+    journal = Journal(tmp_path / "j.sqlite")
+    try:
+        db = journal.store.db
+        db.execute("CREATE TEMP TABLE other (x)")  # the temporary database is open
+        assert int(db.execute("PRAGMA temp_store").fetchone()[0]) == 0
+        journal.store.begin_deferred()
+        assert db.in_transaction
+        seen = SeenTable(db, "seen_keys")
+        assert seen.first_many([("a", 1), ("a", 2)]) == [1, 1]
+        journal.store.commit()
+        assert seen.first("a", 3) == 1
+    finally:
+        journal.close()
