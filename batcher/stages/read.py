@@ -2,7 +2,11 @@
 stage it still needs. On a resumed run that may be no stage at all (reported: its line is
 replayed), polling (submitted), submitting (uploaded) or uploading (the rest; staged blocks
 are skipped). With ``--incremental`` an unchanged row is carried from the history instead
-(``stages/carry.py``).
+(``stages/carry.py``), its line handed to the report writer directly (or, with
+``--refresh-issues``, to ``stages/refresh.py`` first).
+
+Rows are taken in chunks of ``state.seen.CHUNK``: the duplicate check (``state/seen.py``,
+on disk) and the history lookups are then a few statements per chunk, not one per row.
 
 The journal is looked up by the row's identity (``rows/identity.py``), never its number:
 after rows were inserted or moved in the manifest each file still finds its own progress,
