@@ -173,6 +173,8 @@ class Settings(BaseModel):
     """``--incremental``: tell a change by the content's SHA-256, not size and mtime."""
     max_age_days: float | None = Field(None, ge=0)
     """``--incremental``: review again results older than this (as a new version)."""
+    refresh_issues: bool = False
+    """``--incremental``: fetch carried rows' results again (E6) for current issue statuses."""
     category_caps: dict[str, int] = Field(default_factory=lambda: dict(CATEGORY_CAPS))
 
     @field_validator("manifest_encoding")
@@ -213,8 +215,12 @@ class Settings(BaseModel):
 
     @model_validator(mode="after")
     def _incremental_options(self) -> Settings:
-        if not self.incremental and (self.checksum or self.max_age_days is not None):
-            raise ValueError("--checksum and --max-age only apply with --incremental")
+        if not self.incremental and (
+            self.checksum or self.max_age_days is not None or self.refresh_issues
+        ):
+            raise ValueError(
+                "--checksum, --max-age and --refresh-issues only apply with --incremental"
+            )
         if self.incremental and self.rerun == "skip":
             # Carrying is the skip; a retried or aged row needs a new blob path to be sent.
             raise ValueError("--incremental names blobs per sweep: not with --rerun skip")

@@ -87,7 +87,10 @@ class ReportLine(BaseModel):
 
     @property
     def origin(self) -> RowOrigin | None:
-        return self._origin
+        # Read from pydantic's private-attribute dict directly (what its __getattr__ ends up
+        # doing, minus the lookups): asked of every line the writer writes.
+        private = self.__pydantic_private__
+        return None if private is None else private.get("_origin")
 
     def with_origin(self, origin: RowOrigin | None) -> ReportLine:
         self._origin = origin
@@ -115,6 +118,9 @@ class RowJob:
     mtime_ns: int | None = None
     content_type: str | None = None
     previous_submission_id: str | None = None
+    expected_version_group_id: str | None = None
+    """``--incremental``: the version group this file's history has, which its next version
+    should join (checked against the E4 answer, ``stages/carry.py``)."""
     upload_method: UploadMethod | None = None
     upload_filename: str | None = None
     blob_path: str | None = None

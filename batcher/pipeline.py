@@ -50,6 +50,7 @@ from batcher.shutdown import Shutdown
 from batcher.stages.carry import Sweep
 from batcher.stages.poll import poll_stage
 from batcher.stages.read import read_stage
+from batcher.stages.refresh import refresh_worker
 from batcher.stages.report import ReportWriter, report_stage
 from batcher.stages.submit import batch_stage
 from batcher.stages.upload import upload_worker
@@ -110,7 +111,8 @@ async def _run_watched(
                 if watch.handle_signals:
                     outer.start_soon(watch.shutdown.watch, stages)
                 writer.on_line = watch.fanout
-                if watch.view is not None and watch.only_rows is None:
+                wants_totals = getattr(watch.view, "needs_totals", True)  # quiet: no ETA
+                if watch.view is not None and watch.only_rows is None and wants_totals:
                     outer.start_soon(
                         partial(anyio.to_thread.run_sync, abandon_on_cancel=True),
                         prescan,
@@ -194,6 +196,7 @@ async def run_batch(
         sweep = Sweep(
             journal.history, max_age_days=settings.max_age_days, checksum=settings.checksum
         )
+        fanout.listeners.append(sweep.line_written)
     try:
         bind_journal(journal.store, settings.shard)
         announce_resume(journal, fanout)
@@ -280,4 +283,13 @@ async def _run_stages(
         for _ in range(s.upload_workers):
             tg.start_soon(upload_worker, ctx, jobs_rx.clone(), up_tx.clone(), report_tx.clone())
         jobs_rx.close()
-        tg.start_soon(read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep)
+        refresh_tx = None
+        if s.refresh_issues and sweep is not None:  # carried rows' results fetched again
+            refresh_tx, refresh_rx = anyio.create_memory_object_stream[ReportLine](64)
+            for _ in range(s.upload_workers):
+                tg.start_soon(refresh_worker, ctx, refresh_rx.clone(), report_tx.clone())
+            refresh_rx.close()
+        tg.start_soon(
+            read_stage, ctx, rows, jobs_tx, up_tx, reader_tickets, report_tx, sweep, writer,
+            refresh_tx,
+        )  # fmt: skip

@@ -12,7 +12,7 @@ from batcher.context import RunCounters
 from batcher.outcome import ReportLine
 from batcher.reporting.filters import ReportFilter
 from batcher.reporting.summary import ReportSummary, human_bytes, was_sent
-from batcher.stages.carry import Decision, Sweep
+from batcher.stages.carry import CHAIN_BROKEN, Decision, Sweep
 from batcher.stages.report import ReportTally
 
 EXIT_OK = 0
@@ -263,4 +263,9 @@ class RunSummary:
             out.append(f"  resumed         {n[Decision.RESUMED]:,} finished earlier in this sweep")
         if sweep.removed is not None:
             out.append(f"  removed since the last sweep: {len(sweep.removed):,}")
+        if sweep.chains_broken:
+            out.append(
+                f"  version chains broken: {sweep.chains_broken:,} (new versions outside their "
+                f"file's group; see the lines' notes, code {CHAIN_BROKEN})"
+            )
         return out

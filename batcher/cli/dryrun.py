@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,8 @@ from batcher.rows.identity import identity_key, resolved_path
 from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.stages.carry import Decision, Sweep, sha256_file
-from batcher.state.history import HistoryReader
+from batcher.state.history import HistoryReader, HistoryRecord
+from batcher.state.seen import SeenTable
 
 EXAMPLES = 5
 
@@ -42,6 +44,8 @@ class DryRunPlan:
     sweep: Counter[str] | None = None
     """``--incremental``: rows per decision (carried, changed, new, retried, aged)."""
     removed: list[str] = field(default_factory=list)
+    refreshed: int = 0
+    """``--refresh-issues``: carried complete rows whose result would be fetched again."""
 
     @property
     def accepted(self) -> int:
@@ -61,7 +65,7 @@ class DryRunPlan:
             "Put Block": self.blocks,
             "Put Block List": committed,
             "E4 create submission": submissions,
-            "E6 asset result": self.accepted,
+            "E6 asset result": self.accepted + self.refreshed,
             "E5 status polls (at least)": submissions,
         }
 
@@ -94,6 +98,7 @@ class DryRunPlan:
             "removed": len(self.removed),
             "removedPaths": self.removed,
             "uploadBytes": self.upload_bytes,
+            "issuesRefreshed": self.refreshed,
         }
 
     def render(self) -> str:
@@ -117,6 +122,11 @@ class DryRunPlan:
                 f"  new                 {n['new']:>8,} rows",
                 f"  retried             {n['retried']:>8,} rows (error or retryable failure)",
                 f"  past --max-age      {n['aged']:>8,} rows (next version)",
+                *(
+                    [f"  issues refreshed    {self.refreshed:>8,} carried rows (one E6 each)"]
+                    if self.refreshed
+                    else []
+                ),
                 f"  removed             {len(self.removed):>8,} rows gone from the manifest",
                 f"  to upload           {self.upload_bytes / 1e6:>8,.1f} MB",
             ]
@@ -151,7 +161,9 @@ def dry_run(
     return plan
 
 
-def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> Decision | None:
+def _decision(
+    sweep: Sweep | None, row: Any, base: Path, settings: Settings
+) -> tuple[Decision, HistoryRecord | None] | None:
     """What --incremental would do with the row, before pre-flight (None: not decided)."""
     if sweep is None or row.problem is not None:
         return None
@@ -167,14 +179,32 @@ def _decision(sweep: Sweep | None, row: Any, base: Path, settings: Settings) -> 
         sha = sha256_file(Path(resolved)) if settings.checksum else None
     except OSError:
         return None  # pre-flight says why
-    return sweep.decide(key, st.st_size, st.st_mtime_ns, sha)[0]
+    hist = sweep.history.get(key)
+    decision = sweep.decide(hist, st.st_size, st.st_mtime_ns, sha)
+    return decision, hist
 
 
 def _plan_rows(
     plan: DryRunPlan, manifest: Path, settings: Settings, history: HistoryReader | None
 ) -> None:
+    # The files met, on disk (state/seen.py): on the history's connection when there is one,
+    # else on a private temporary database.
+    db = history.db if history is not None else sqlite3.connect("", check_same_thread=False)
+    try:
+        _plan_rows_on(plan, manifest, settings, history, SeenTable(db, "dry_run_paths"))
+    finally:
+        if history is None:
+            db.close()
+
+
+def _plan_rows_on(
+    plan: DryRunPlan,
+    manifest: Path,
+    settings: Settings,
+    history: HistoryReader | None,
+    seen: SeenTable,
+) -> None:
     base = manifest.resolve().parent
-    seen: set[Path] = set()
     sweep = None
     if settings.incremental:
         plan.sweep = Counter()
@@ -182,19 +212,20 @@ def _plan_rows(
         sweep = Sweep(history, max_age_days=settings.max_age_days, checksum=settings.checksum)
     for row in read_manifest(manifest, encoding=settings.manifest_encoding):
         plan.rows += 1
-        decision = _decision(sweep, row, base, settings)
+        decided = _decision(sweep, row, base, settings)
+        decision, hist = decided if decided is not None else (None, None)
         if decision is Decision.CARRIED:
-            assert plan.sweep is not None
+            assert plan.sweep is not None and hist is not None
             plan.sweep[decision.value] += 1
+            if settings.refresh_issues and hist.status == "complete" and hist.asset_id:
+                plan.refreshed += 1
             continue
         job, problem = check_row(row, base, settings)
         reason = problem.message if problem else None
         code = problem.code if problem else None
-        if problem is None and job.path is not None:
-            identity = job.path.resolve()
-            if identity in seen:
-                code, reason = "duplicate_row", "same file as an earlier row"
-            seen.add(identity)
+        identity = str(job.path.resolve()) if problem is None and job.path is not None else None
+        if identity is not None and seen.first(identity, row.row) != row.row:
+            code, reason = "duplicate_row", "same file as an earlier row"
         if code is not None:
             plan.refused[code] += 1
             if len(plan.examples) < EXAMPLES:

@@ -241,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "with --incremental: review again (as a new version) results older than DAYS",
         type=float,
     )
+    switch(
+        "--refresh-issues",
+        "with --incremental: fetch carried rows' results again (one E6 each) so issue "
+        "statuses changed on the platform show",
+    )
     opt("--journal", "resume journal (default: <report>.journal.sqlite)", type=Path)
     switch("--fresh", "ignore an unfinished earlier run's journal and start afresh")
     opt(

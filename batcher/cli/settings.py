@@ -115,6 +115,7 @@ def settings_from(args: argparse.Namespace, **override: Any) -> Settings:
         key_column=args.key or None,
         checksum=bool(args.checksum),
         max_age_days=None if args.max_age is None else float(args.max_age),
+        refresh_issues=bool(args.refresh_issues),
         shutdown_grace=float(args.shutdown_grace),
         simulation_delay=None if args.simulation_delay is None else int(args.simulation_delay),
         poll=poll,

@@ -2,7 +2,11 @@
 stage it still needs. On a resumed run that may be no stage at all (reported: its line is
 replayed), polling (submitted), submitting (uploaded) or uploading (the rest; staged blocks
 are skipped). With ``--incremental`` an unchanged row is carried from the history instead
-(``stages/carry.py``).
+(``stages/carry.py``), its line handed to the report writer directly (or, with
+``--refresh-issues``, to ``stages/refresh.py`` first).
+
+Rows are taken in chunks of ``state.seen.CHUNK``: the duplicate check (``state/seen.py``,
+on disk) and the history lookups are then a few statements per chunk, not one per row.
 
 The journal is looked up by the row's identity (``rows/identity.py``), never its number:
 after rows were inserted or moved in the manifest each file still finds its own progress,
@@ -12,12 +16,16 @@ and its line carries the row number it has now.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import anyio
 from anyio.abc import ObjectSendStream
+from anyio.lowlevel import checkpoint
 
 from batcher.context import RunContext
 from batcher.errors import ApiError, InputError
@@ -25,10 +33,12 @@ from batcher.outcome import ReportLine, RowJob, RowOrigin, Ticket
 from batcher.rows.identity import PathResolver, identity_key, resolved_path
 from batcher.rows.manifest import ManifestRow
 from batcher.rows.preflight import check_row
-from batcher.rows.rowset import FirstSeen
 from batcher.stages.carry import Decision, Sweep, carried_line, sha256_file
+from batcher.stages.refresh import wants_refresh
+from batcher.state.history import HistoryRecord
 from batcher.state.journal import Journal
 from batcher.state.rows import RowRecord, RowState
+from batcher.state.seen import CHUNK, SeenTable
 
 
 def replayed_line(record: RowRecord, row: ManifestRow) -> ReportLine:
@@ -58,6 +68,26 @@ def recorded_line(
     return replayed_line(record, row)
 
 
+class LineSink(Protocol):
+    """The report writer, as the read stage uses it (``stages/report.py``)."""
+
+    def write(self, line: ReportLine, *, flush: bool = True) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass
+class _Row:
+    """A row of a chunk, with what the batched lookups need."""
+
+    row: ManifestRow
+    resolved: str = ""
+    key: str = ""
+    problem: InputError | None = None
+    first: int = 0
+    """The first row with the same identity (``row.row`` itself if none before)."""
+
+
 class RowRouter:
     def __init__(
         self,
@@ -66,30 +96,72 @@ class RowRouter:
         uploaded: ObjectSendStream[RowJob],
         report: ObjectSendStream[ReportLine],
         sweep: Sweep | None,
+        sink: LineSink | None = None,
+        refresh: ObjectSendStream[ReportLine] | None = None,
     ) -> None:
         self._ctx = ctx
+        self._refresh = refresh
+        """``--refresh-issues``: where carried complete lines go to be fetched again."""
         self._jobs = jobs
         self._uploaded = uploaded
         self._report = report
+        self._sink = sink
+        """The report writer itself, for carried lines (no hop through the report stream)."""
         self._sweep = sweep
         self._resolver = PathResolver(ctx.manifest_dir)
-        # Identities met (16 bytes each at a million rows): duplicates, and for a sweep
-        # what was removed. By default the identity is the path, so one table does both.
-        self._keys = sweep.keys if sweep is not None else FirstSeen()
-        self._paths = FirstSeen() if ctx.settings.key_column else None
+        # Identities met, on disk (state/seen.py): duplicates, and for a sweep what was
+        # removed. By default the identity is the path, so one table does both.
+        db = ctx.journal.store.db
+        self._keys = sweep.keys if sweep is not None else SeenTable(db, "seen_keys")
+        self._paths = SeenTable(db, "seen_paths") if ctx.settings.key_column else None
         self.resumed: dict[str, dict[str, RowJob]] = {}
 
-    def _duplicate(self, row: int, resolved: str, key: str) -> InputError | None:
+    def _prepare(self, rows: list[ManifestRow]) -> tuple[list[_Row], dict[str, HistoryRecord]]:
+        """Identities, duplicates and history of a chunk of rows, a few statements each."""
+        prepared = [_Row(row) for row in rows]
+        named: list[_Row] = []
+        for p in prepared:
+            if p.row.problem is not None:
+                continue  # no identity: redone every run
+            p.resolved = self._resolver.resolve(p.row)
+            try:
+                p.key = identity_key(p.row, p.resolved, self._ctx.settings.key_column)
+            except InputError as exc:
+                p.problem = exc
+                continue
+            named.append(p)
         # The key first: a row refused for its key leaves its file free for another row.
-        first = self._keys.first(key, row)
-        if first != row and self._paths is not None:
-            column = self._ctx.settings.key_column
-            return InputError(f"same {column} as row {first}; not sent twice", code="duplicate_key")
-        if first == row and self._paths is not None:
-            first = self._paths.first(resolved, row)
-        if first != row:
-            return InputError(f"same file as row {first}; not sent twice", code="duplicate_row")
-        return None
+        firsts = self._keys.first_many([(p.key, p.row.row) for p in named])
+        column = self._ctx.settings.key_column
+        by_path: list[_Row] = []
+        for p, first in zip(named, firsts, strict=True):
+            p.first = first
+            if first != p.row.row and self._paths is not None:
+                p.problem = InputError(
+                    f"same {column} as row {first}; not sent twice", code="duplicate_key"
+                )
+            elif first != p.row.row:
+                p.problem = InputError(
+                    f"same file as row {first}; not sent twice", code="duplicate_row"
+                )
+            elif self._paths is not None:
+                by_path.append(p)
+        if self._paths is not None:
+            path_firsts = self._paths.first_many([(p.resolved, p.row.row) for p in by_path])
+            for p, first in zip(by_path, path_firsts, strict=True):
+                if first != p.row.row:
+                    p.problem = InputError(
+                        f"same file as row {first}; not sent twice", code="duplicate_row"
+                    )
+        history: dict[str, HistoryRecord] = {}
+        if self._sweep is not None:
+            history = self._sweep.history.get_many([p.key for p in named if p.problem is None])
+        return prepared, history
+
+    def _settle(self) -> None:
+        """Before anything that may wait: carried lines written so far reach the file."""
+        if self._sink is not None:
+            self._sink.flush()
 
     async def _refuse(self, row: ManifestRow, problem: InputError, path: Path | None) -> None:
         job = RowJob(row=row.row, path_text=row.path_text, columns=row.columns, path=path)
@@ -99,29 +171,40 @@ class RowRouter:
         self._ctx.counters.bytes_skipped += job.size or 0
         await self._report.send(job.fail("preflight", problem))
 
-    async def route(self, row: ManifestRow) -> None:
-        ctx = self._ctx
+    async def route_many(self, rows: list[ManifestRow]) -> int:
+        """Route a chunk of rows in order; the number routed (fewer if the run is stopping)."""
+        prepared, history = self._prepare(rows)
+        for n, p in enumerate(prepared):
+            if self._ctx.stopping.is_set():
+                self._settle()
+                return n
+            self._ctx.counters.rows_read += 1
+            await self._route(p, history.get(p.key))
+        self._settle()
+        await checkpoint()  # carried rows await nothing: let others run
+        return len(prepared)
+
+    async def _route(self, p: _Row, hist: HistoryRecord | None) -> None:
+        ctx, row = self._ctx, p.row
+        if row.problem is not None or p.problem is not None:
+            self._settle()
         if row.problem is not None:
-            await self._refuse(row, row.problem, None)  # no identity: redone every run
+            await self._refuse(row, row.problem, None)
             return
-        resolved = self._resolver.resolve(row)
-        try:
-            key = identity_key(row, resolved, ctx.settings.key_column)
-        except InputError as exc:
-            await self._refuse(row, exc, None)
+        if p.problem is not None:
+            # A duplicate names its file (the key is the first row's); a bad key has none.
+            await self._refuse(row, p.problem, Path(p.resolved) if p.first else None)
             return
-        problem = self._duplicate(row.row, resolved, key)
-        if problem is not None:
-            await self._refuse(row, problem, Path(resolved))  # the key is the first row's
-            return
+        resolved, key = p.resolved, p.key
         record = ctx.journal.rows.get(key)
         if record is not None and record.state is RowState.REPORTED:
             ctx.counters.bytes_skipped += record.size or 0
             if self._sweep is not None:
                 self._sweep.counts[Decision.RESUMED] += 1
+            self._settle()
             await self._report.send(replayed_line(record, row))
             return
-        decision, hist, sha = None, None, None
+        decision, sha = None, None
         if self._sweep is not None:
             try:
                 st = os.stat(resolved)
@@ -129,13 +212,22 @@ class RowRouter:
                 st = None  # pre-flight says why
             if st is not None:
                 if self._sweep.checksum:
+                    self._settle()
                     sha = await anyio.to_thread.run_sync(sha256_file, Path(resolved))
-                decision, hist = self._sweep.decide(key, st.st_size, st.st_mtime_ns, sha)
+                decision = self._sweep.decide(hist, st.st_size, st.st_mtime_ns, sha)
                 if decision is Decision.CARRIED and record is None and hist is not None:
                     self._sweep.counts[decision] += 1
                     ctx.counters.bytes_skipped += st.st_size
-                    await self._report.send(carried_line(hist, row))
+                    line = carried_line(hist, row)
+                    if self._refresh is not None and wants_refresh(line):
+                        self._settle()
+                        await self._refresh.send(line)
+                    elif self._sink is not None:
+                        self._sink.write(line, flush=False)
+                    else:
+                        await self._report.send(line)
                     return
+        self._settle()
         job, problem = check_row(row, ctx.manifest_dir, ctx.settings)
         job.identity = Path(resolved)
         job.key = key
@@ -150,6 +242,7 @@ class RowRouter:
             self._sweep.upload_bytes += job.size or 0
             if hist is not None and hist.submission_id and not job.previous_submission_id:
                 job.previous_submission_id = hist.submission_id  # the next version
+                job.expected_version_group_id = hist.version_group_id
         await self._resume_or_send(job, record)
 
     async def _resume_or_send(self, job: RowJob, record: RowRecord | None) -> None:
@@ -187,15 +280,21 @@ async def read_stage(
     tickets: ObjectSendStream[Ticket],
     report: ObjectSendStream[ReportLine],
     sweep: Sweep | None = None,
+    sink: LineSink | None = None,
+    refresh: ObjectSendStream[ReportLine] | None = None,
 ) -> None:
-    """Pre-flight each row and send it to the first stage it still needs (resume)."""
-    async with jobs, uploaded, tickets, report:
-        router = RowRouter(ctx, jobs, uploaded, report, sweep)
-        for row in rows:
-            if ctx.stopping.is_set():
+    """Pre-flight each row and send it to the first stage it still needs (resume).
+
+    Rows go in chunks of ``CHUNK`` so that the duplicate check and the history lookups are a
+    few statements per chunk, not one per row. ``sink``: the report writer, which carried
+    lines are handed to directly (it is synchronous; the stream would only add a hop)."""
+    async with jobs, uploaded, tickets, report, refresh or contextlib.nullcontext():
+        router = RowRouter(ctx, jobs, uploaded, report, sweep, sink, refresh)
+        rows = iter(rows)
+        while not ctx.stopping.is_set():
+            chunk = list(itertools.islice(rows, CHUNK))
+            if not chunk or await router.route_many(chunk) < len(chunk):
                 break
-            ctx.counters.rows_read += 1
-            await router.route(row)
         now = ctx.clock.now()
         for submission_id, assets in router.resumed.items():
             await tickets.send(Ticket(submission_id, assets, created_at=now, resumed=True))

@@ -15,7 +15,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream
 
 from batcher.errors import BatcherError, ReportWriteError
 from batcher.localio import disk_error
-from batcher.logs import event
+from batcher.logs import event, log
 from batcher.outcome import ReportLine
 from batcher.redact import Redactor
 from batcher.reporting.summary import SummaryBuilder
@@ -38,6 +38,9 @@ class ReportTally:
         if provisional(line):
             self.provisional += 1
 
+
+FLUSH_LINES = 256
+"""Unflushed lines at most (``ReportWriter.write(flush=False)``)."""
 
 # Lines of rows the run stopped before finishing (a fatal answer, Ctrl-C/SIGTERM, a host
 # gone past --max-outage, a Retry-After past --max-throttle-wait).
@@ -76,9 +79,14 @@ class ReportWriter:
         except OSError as exc:
             raise _write_error(exc, path) from None
         self._good = self._fh.tell()
-        """Bytes of whole lines written: a failed write is cut back to here."""
+        """Bytes of whole lines flushed: a failed write is cut back to here."""
+        self._unflushed = 0
+        self._log = log()
 
-    def write(self, line: ReportLine) -> None:
+    def write(self, line: ReportLine, *, flush: bool = True) -> None:
+        """``flush=False`` (carried lines, many a millisecond): flushed with the next line
+        that is, by ``flush()``, or after ``FLUSH_LINES`` lines. Such lines are not
+        journaled, so one lost in a crash is decided again by the next run."""
         if line.row in self.tally.reported_rows:
             return  # exactly once, whatever a stage does
         line, text = _serialisable(line)
@@ -92,19 +100,19 @@ class ReportWriter:
             text = clean
         if self.journal is not None and not provisional(line):
             self.journal.rows.reported(line, text)
-        self._write(text)
+        self._write(text, flush=flush)
         self.tally.add(line)
-        code = line.error.code if line.error else None
-        event(
-            logging.INFO,
-            "row finished",
-            row=line.row,
-            path=line.path,
-            status=line.status,
-            code=code,
-            submissionId=line.submission_id,
-            assetId=line.asset_id,
-        )
+        if self._log.isEnabledFor(logging.INFO):  # the fields cost, even when not logged
+            event(
+                logging.INFO,
+                "row finished",
+                row=line.row,
+                path=line.path,
+                status=line.status,
+                code=line.error.code if line.error else None,
+                submissionId=line.submission_id,
+                assetId=line.asset_id,
+            )
         if self.on_line is not None:
             self.on_line(line)
 
@@ -115,13 +123,26 @@ class ReportWriter:
             self._write(text)
             self.tally.add(line)
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str, *, flush: bool = True) -> None:
         try:
             self._fh.write(text + "\n")
+        except OSError as exc:
+            self._cut_back()
+            raise _write_error(exc, self.path) from None
+        self._unflushed += 1
+        if flush or self._unflushed >= FLUSH_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Make the lines written so far whole lines of the file (the cut-back point)."""
+        if not self._unflushed:
+            return
+        try:
             self._fh.flush()
         except OSError as exc:
             self._cut_back()
             raise _write_error(exc, self.path) from None
+        self._unflushed = 0
         self._good = self._fh.buffer.tell() if hasattr(self._fh, "buffer") else self._fh.tell()
 
     def _cut_back(self) -> None:
@@ -136,6 +157,8 @@ class ReportWriter:
                 raw.close()  # the buffered rest must never be flushed after the cut
 
     def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError, BatcherError):  # raised already, if so
+            self.flush()
         with contextlib.suppress(OSError, ValueError):  # a failed flush was already raised
             self._fh.close()
 

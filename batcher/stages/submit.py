@@ -34,6 +34,7 @@ from batcher.context import RunContext
 from batcher.errors import AlreadySubmittedError, ApiError, RowError, TransportError
 from batcher.logs import event
 from batcher.outcome import ReportLine, RowJob, Ticket
+from batcher.stages.carry import note_broken_chain
 from batcher.stages.resubmit import resubmitted, upload_again
 
 
@@ -169,6 +170,7 @@ class Submitter:
             job.asset_id = asset.asset_id
             job.version_group_id = asset.version_group_id
             job.version_number = asset.version_number
+            note_broken_chain(job)  # journaled with the row: survives a crash to its line
             jobs[asset.asset_id] = job
         if not jobs:
             return

@@ -9,12 +9,13 @@ in step: a row either finished this sweep (journal and history say so) or did no
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from batcher.outcome import ReportLine
+from batcher.state.seen import CHUNK, SeenTable
 from batcher.state.store import GuardedConnection, JournalStore
 
 # Failures that say nothing about the bytes (retries spent, deadline, refused request) are
@@ -22,8 +23,10 @@ from batcher.state.store import GuardedConnection, JournalStore
 _CARRY_STATUSES = frozenset({"complete", "failed"})
 
 
-@dataclass(frozen=True)
-class HistoryRecord:
+class HistoryRecord(NamedTuple):
+    """A tuple, not a frozen dataclass: one is built per row of a sweep, and a frozen
+    dataclass's ``__init__`` (an ``object.__setattr__`` per field) was a visible cost."""
+
     key: str
     path_text: str
     size: int | None
@@ -51,6 +54,7 @@ _COLUMNS = (
     "version_group_id", "version_number", "status", "carry", "line", "reviewed_at", "sweep",
 )  # fmt: skip
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM history WHERE key = ?"
+_SELECT_MANY = f"SELECT {', '.join(_COLUMNS)} FROM history WHERE key IN ({{marks}})"
 # The version chain is kept when a line has no submission (an upload error): the next
 # review still links to the last submission that saw this file.
 _UPSERT = f"""
@@ -67,6 +71,12 @@ ON CONFLICT(key) DO UPDATE SET
 """
 
 
+def _record(found: tuple[Any, ...]) -> HistoryRecord:
+    values = list(found)
+    values[10] = bool(values[10])
+    return HistoryRecord._make(values)
+
+
 def carryable(line: ReportLine) -> bool:
     if line.status == "complete":
         return line.submission_id is not None
@@ -80,6 +90,11 @@ class HistoryReader:
 
     def __init__(self, db: sqlite3.Connection | GuardedConnection) -> None:
         self._db = db
+
+    @property
+    def db(self) -> sqlite3.Connection | GuardedConnection:
+        """The connection (the run's seen-table lives on it, so SQL can compare the two)."""
+        return self._db
 
     @classmethod
     def open_read_only(cls, path: Path) -> HistoryReader | None:
@@ -95,16 +110,23 @@ class HistoryReader:
 
     def get(self, key: str) -> HistoryRecord | None:
         found = self._db.execute(_SELECT, (key,)).fetchone()
-        if found is None:
-            return None
-        values = list(found)
-        values[10] = bool(values[10])
-        return HistoryRecord(*values)
+        return None if found is None else _record(found)
 
-    def entries(self) -> Iterator[tuple[str, str]]:
-        """(key, path) of every identity on record."""
-        for key, path in self._db.execute("SELECT key, path_text FROM history"):
-            yield str(key), str(path)
+    def get_many(self, keys: Sequence[str]) -> dict[str, HistoryRecord]:
+        """``get`` for many keys in a few statements (the keys missing are not in the dict)."""
+        out: dict[str, HistoryRecord] = {}
+        for start in range(0, len(keys), CHUNK):
+            chunk = tuple(dict.fromkeys(keys[start : start + CHUNK]))
+            marks = ", ".join("?" for _ in chunk)
+            for found in self._db.execute(_SELECT_MANY.format(marks=marks), chunk):
+                record = _record(found)
+                out[record.key] = record
+        return out
+
+    def unseen(self, seen: SeenTable) -> list[tuple[str, str]]:
+        """(key, path) of every identity on record that ``seen`` has not met, by path."""
+        query = f"SELECT key, path_text FROM history WHERE {seen.not_in('history')} ORDER BY 2"
+        return [(str(key), str(path)) for key, path in self._db.execute(query)]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM history").fetchone()[0])
@@ -147,6 +169,7 @@ class SweepHistory(HistoryReader):
             ),
         )
 
-    def forget(self, keys: Iterable[str]) -> None:
+    def forget_unseen(self, seen: SeenTable) -> None:
+        """Drop every identity ``seen`` has not met (after a complete sweep)."""
         with self._store.transaction():
-            self._store.db.executemany("DELETE FROM history WHERE key = ?", ((k,) for k in keys))
+            self._store.db.execute(f"DELETE FROM history WHERE {seen.not_in('history')}")

@@ -22,6 +22,7 @@ from batcher.cli.dryrun import dry_run
 from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
+from batcher.stages.carry import Decision
 from tests.fixtures.sandbox import MakeSandbox
 from tests.integration.helpers import fast_settings, journaled, read_report
 from tests.media import write_manifest, write_media
@@ -288,3 +289,142 @@ async def test_two_rows_with_one_key_are_refused_once(
     lines = read_report(tmp_path / "report.jsonl")
     assert [line["status"] for line in lines] == ["complete", "error", "complete"]
     assert lines[1]["error"]["code"] == "duplicate_key"
+
+
+async def test_a_resumed_night_meets_each_file_afresh_and_still_finds_the_removed(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """The identities met are per run: the resumed run reads the manifest from the top
+    (here with a row inserted above the others, so every row number moved), refuses only
+    the true duplicate, naming its first row as numbered now, and the removed file is
+    still found once the resumed sweep completes."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + i) for i in range(5)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.3)) as sb:
+        await run_batch(manifest, _settings(sb, tmp_path))
+        lib.pop("K4")
+        for i in range(3):
+            write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
+        rows = [{"path": str(p.relative_to(tmp_path)), "dam_id": k} for k, p in lib.items()]
+        rows.append({"path": "lib/f0.png", "dam_id": "K0"})  # the same key again
+        manifest = write_manifest(tmp_path, rows)
+        settings = _settings(sb, tmp_path, upload_workers=1)
+        async with anyio.create_task_group() as tg:
+
+            async def night() -> None:
+                await run_batch(manifest, settings)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(night)
+            with anyio.fail_after(20):
+                while journaled(report, "submitted") < 1:  # noqa: ASYNC110
+                    await anyio.sleep(0.005)
+            tg.cancel_scope.cancel()
+        assert journaled(report, "reported") < 5  # really cut in the middle
+        new = write_media(tmp_path, "lib/new.png", 2_400)
+        rows.insert(0, {"path": str(new.relative_to(tmp_path)), "dam_id": "N"})
+        manifest = write_manifest(tmp_path, rows)
+        resumed = await run_batch(manifest, settings)
+    lines = sorted(read_report(report), key=lambda line: int(line["row"]))
+    assert [line["status"] for line in lines] == ["complete"] * 5 + ["error"]
+    assert [line["columns"]["dam_id"] for line in lines[:5]] == ["N", "K0", "K1", "K2", "K3"]
+    error = lines[5]["error"]
+    assert error["code"] == "duplicate_key" and "row 2" in error["message"]
+    assert resumed.sweep is not None and resumed.sweep.removed == ["lib/f4.png"]
+    assert _sql(report, "SELECT count(*) FROM history WHERE key = 'key:K4'") == [(0,)]
+
+
+async def test_a_new_version_outside_its_files_group_is_said_on_its_line_and_counted(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """Night 1 puts three files in one submission; night 2 changes all three, each sent with
+    that submission as its previous one. The sandbox (like the API, which does not say)
+    gives all three the first asset's group: one chain holds, two break, and the lines of
+    those two say so; the end summary counts them. Carried later, they are not counted."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + i) for i in range(3)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        settings = _settings(sb, tmp_path, batch_size=3, batch_linger=2.0)
+        night1 = await run_batch(manifest, settings)
+        n1 = _by_key(report)
+        assert len({line["submissionId"] for line in n1.values()}) == 1  # one submission
+        first = sb.state.submissions[n1["K0"]["submissionId"]].assets[0]
+        for i in range(3):
+            write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
+        night2 = await run_batch(manifest, settings)
+        n2 = _by_key(report)
+        night3 = await run_batch(manifest, settings)
+        n3 = _by_key(report)
+    assert night1.sweep is not None and night1.sweep.chains_broken == 0
+    held = {k for k, line in n1.items() if line["versionGroupId"] == first.version_group_id}
+    assert len(held) == 1
+    for key, line in n2.items():
+        assert line["status"] == "complete" and line["reusedFrom"] is None
+        assert line["versionGroupId"] == first.version_group_id  # what the sandbox does
+        codes = [note["code"] for note in line["notes"]]
+        if key in held:
+            assert codes == []
+        else:
+            assert codes == ["version_chain_broken"]
+            message = line["notes"][0]["message"]
+            assert n1[key]["versionGroupId"] in message and first.version_group_id in message
+            assert n1[key]["submissionId"] in message
+    # All three joined one group, numbered in the order they were created.
+    assert sorted(line["versionNumber"] for line in n2.values()) == [2, 3, 4]
+    assert night2.sweep is not None and night2.sweep.chains_broken == 2
+    assert night2.as_dict()["sweep"]["versionChainsBroken"] == 2
+    assert "version chains broken: 2" in night2.render()
+    assert all(line["reusedFrom"] is not None for line in n3.values())
+    assert night3.sweep is not None and night3.sweep.chains_broken == 0
+    assert "version chains broken" not in night3.render()
+
+
+async def test_refresh_issues_shows_statuses_changed_on_the_platform(
+    make_sandbox: MakeSandbox, tmp_path: Path
+) -> None:
+    """``--refresh-issues``: each carried complete row costs one E6 and takes the issues the
+    service has now; a refresh the service refuses keeps the reviewed line, with a note.
+    Without the option nothing is asked (the line is as reviewed)."""
+    lib = {f"K{i}": write_media(tmp_path, f"lib/f{i}.png", 2_000 + 37 * i) for i in range(6)}
+    manifest = _write(tmp_path, lib)
+    report = tmp_path / "report.jsonl"
+    async with make_sandbox(SandboxConfig(processing_delay=0.02)) as sb:
+        st = sb.state
+        await run_batch(manifest, _settings(sb, tmp_path))
+        n1 = _by_key(report)
+        found = sorted(k for k, line in n1.items() if line["issues"])
+        assert len(found) >= 2, "the test needs two files with findings"
+        closed, gone = found[0], found[1]
+        _asset(st, n1[closed]["blobPath"]).issues[0]["status"] = "RESOLVED"
+        record = st.submissions[n1[gone]["submissionId"]]
+        record.assets.remove(_asset(st, n1[gone]["blobPath"]))  # its E6 now answers 404
+        reads = st.requests["get_asset"]
+        await run_batch(manifest, _settings(sb, tmp_path))
+        n2 = _by_key(report)
+        reads2 = st.requests["get_asset"]
+        refreshing = _settings(sb, tmp_path, refresh_issues=True)
+        plan = dry_run(manifest, refreshing, journal=journal_path_for(report))
+        assert st.requests["get_asset"] == reads2  # the plan sends nothing
+        night3 = await run_batch(manifest, refreshing)
+        n3 = _by_key(report)
+        reads3 = st.requests["get_asset"]
+    assert reads2 == reads and n2[closed]["issues"][0]["status"] == "OPEN"
+    assert reads3 - reads2 == len(lib)  # one E6 per carried complete row
+    assert plan.as_dict()["sweep"]["issuesRefreshed"] == len(lib)
+    assert plan.requests()["E6 asset result"] == len(lib)
+    assert "issues refreshed" in plan.render()
+    assert night3.sweep is not None and night3.sweep.counts[Decision.CARRIED] == len(lib)
+    assert n3[closed]["issues"][0]["status"] == "RESOLVED"
+    assert n3[closed]["issues"][1:] == n1[closed]["issues"][1:]
+    for key, line in n3.items():
+        assert line["reusedFrom"]["sweep"] == n2[key]["reusedFrom"]["sweep"]
+        assert line["status"] == "complete" and line["submissionId"] == n1[key]["submissionId"]
+        if key == gone:
+            assert line["issues"] == n1[key]["issues"]  # as reviewed
+            assert [n["code"] for n in line["notes"]] == ["issues_not_refreshed"]
+            assert "issuesRefreshedAt" not in line["reusedFrom"]
+        else:
+            assert line["notes"] == []
+            assert datetime.fromisoformat(line["reusedFrom"]["issuesRefreshedAt"])

@@ -12,6 +12,7 @@ from batcher.rows.manifest import read_manifest
 from batcher.rows.preflight import check_row
 from batcher.stages.read import read_stage
 from batcher.state.journal import Journal
+from batcher.state.seen import CHUNK
 from tests.unit.rig import PNG, rig
 
 pytestmark = pytest.mark.anyio
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.anyio
 
 def _write(tmp_path: Path, n: int) -> Path:
     for i in range(1, n + 1):
-        (tmp_path / f"f{i}.png").write_bytes(PNG + bytes([i]) * 10)
+        (tmp_path / f"f{i}.png").write_bytes(PNG + i.to_bytes(4, "big") * 3)
     manifest = tmp_path / "m.csv"
     manifest.write_text("path\n" + "".join(f"f{i}.png\n" for i in range(1, n + 1)))
     return manifest
@@ -61,3 +62,35 @@ async def test_each_journal_state_routes_to_its_stage(tmp_path: Path) -> None:
     assert [(t.submission_id, sorted(t.jobs)) for t in tickets] == [("sub-1", ["a4"])]
     # Row 5's finished line is replayed as it was, not recomputed.
     assert [(x.row, x.status, x.asset_id) for x in lines] == [(5, "complete", "a5")]
+
+
+async def test_duplicates_are_found_across_chunks_and_name_the_first_row(tmp_path: Path) -> None:
+    """Rows go through the duplicate check a chunk at a time (``CHUNK`` rows, one statement
+    each): a repeat in a later chunk, or twice within one, still names the first row."""
+    n = 2 * CHUNK + 10
+    manifest = _write(tmp_path, n)
+    with manifest.open("a") as out:
+        out.write(f"f5.png\n./f5.png\nf{n - 1}.png\n")
+    async with rig(tmp_path) as r:
+        rows = list(read_manifest(manifest))
+        jobs_tx, jobs_rx = anyio.create_memory_object_stream[RowJob](n + 10)
+        up_tx, up_rx = anyio.create_memory_object_stream[RowJob](10)
+        t_tx, t_rx = anyio.create_memory_object_stream[Ticket](10)
+        rep_tx, rep_rx = anyio.create_memory_object_stream[ReportLine](10)
+        await read_stage(r.ctx, iter(rows), jobs_tx, up_tx, t_tx, rep_tx)
+        with jobs_rx, up_rx, t_rx, rep_rx:
+            sent = [j.row async for j in jobs_rx]
+            refused = [x async for x in rep_rx]
+    assert sent == list(range(1, n + 1))
+    assert [(x.row, x.error.code if x.error else None) for x in refused] == [
+        (n + 1, "duplicate_row"),
+        (n + 2, "duplicate_row"),
+        (n + 3, "duplicate_row"),
+    ]
+    messages = [x.error.message for x in refused if x.error]
+    assert messages == [
+        "same file as row 5; not sent twice",
+        "same file as row 5; not sent twice",
+        f"same file as row {n - 1}; not sent twice",
+    ]
+    assert r.ctx.counters.rows_read == n + 3
