@@ -37,52 +37,10 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from batcher.pacing.estimate import estimate, fit
+from batcher.pacing.policy import BucketStats, Learned, PacingPolicy
 
-@dataclass(frozen=True)
-class PacingPolicy:
-    target: float = 0.97
-    """Share of the estimated (or lowest refused) rate to pace at."""
-    decrease: float = 0.5
-    """Share kept when the refusal says little about the limit (refused within moments)."""
-    probe_step: float = 0.05
-    """First upward step of a proven rate; doubles while steps hold (up to 100 %)."""
-    proof: float = 0.05
-    """A rate is proven after holding long enough to have shown this share of overshoot."""
-    min_hold: float = 2.0
-    max_hold: float = 120.0
-    probe_cost: float = 0.05
-    """At most this share of a settled run goes to Retry-After windows of refused probes."""
-    search_step: float = 0.1
-    """A probe for a raised limit goes this share above the edge."""
-    min_search_gap: float = 60.0
-    max_search_gap: float = 3600.0
-    min_rate: float = 0.2
-    estimate_window: float = 1.0
-    """The unpaced phase's accepted rate is measured over this many seconds."""
-
-
-@dataclass(frozen=True)
-class Learned:
-    """What a bucket learned, to start the next run with."""
-
-    rate: float
-    burst: float
-    retry_after: float
-    ceiling: float | None
-    settled: bool
-
-
-@dataclass(frozen=True)
-class BucketStats:
-    requests: int
-    throttles: int
-    rate: float | None
-    """The learned rate in requests/s (None: never throttled, not paced)."""
-    cap: float | None
-    closed_until: float
-    """Clock time (monotonic) until which the bucket is shut; 0 when open."""
-    remembered: float | None = None
-    """The rate this run started at, learned by an earlier run (None: learned afresh)."""
+__all__ = ["BucketPacer", "BucketStats", "Learned", "PacingPolicy"]
 
 
 @dataclass
@@ -178,48 +136,15 @@ class BucketPacer:
         self._marks.append((now, self._count))
 
     def _estimate(self, now: float) -> tuple[float, bool]:
-        """The service's rate, from when its burst ran out (0: nothing to go on), and whether
-        it is exact: from that start on the service took at least that rate all along, so its
-        bucket never filled up again (else it is only a lower bound)."""
-        ends = [*self._marks[1:], (now, self._count)]
-        best, exact = 0.0, False
-        for i, (at, count) in enumerate(self._marks):
-            if now - at <= 0:
-                continue
-            if now - at <= self.burst_span:
-                continue
-            # N = B + R*T with B = burst - R*burst_span (the burst was counted with refill).
-            bound = (self._count - count - self.burst) / (now - at - self.burst_span)
-            if bound > best:
-                best, start = bound, i
-        if best > 0:
-            spans = zip(self._marks[start:], ends[start:], strict=True)
-            exact = all(
-                n1 - n0 >= 0.98 * best * (t1 - t0) for (t0, n0), (t1, n1) in spans if t1 > t0
-            )
-        return best, exact
+        return estimate(self._marks, self._count, now, self.burst, self.burst_span)
 
     def _fit(self, now: float) -> tuple[float, float] | None:
-        """Rate and burst from the last two clean episodes: one pace from a full bucket (a
-        mark) to the 429, N = B + R*T each. A burst learned before the limit changed would
-        bias every single-episode estimate low; two episodes need no burst at all."""
         at, count = self._marks[-1]
         span = now - at
         if span <= 0 or self._count - count < 2:
             return None
         episode, self._episode = self._episode, (float(self._count - count), span)
-        if episode is None:
-            return None
-        (n1, t1), (n2, t2) = episode, self._episode
-        if abs(t2 - t1) < 0.2 * max(t1, t2):
-            return None  # too alike to tell the two unknowns apart
-        rate = (n2 - n1) / (t2 - t1)
-        burst = n1 - rate * t1
-        # Refused at both paces, so R is under each; a proof this run showed R >= floor.
-        under = min(n1 / t1, n2 / t2)
-        if not (max(self._floor, 0.0) <= rate < under and 1.0 <= burst <= min(n1, n2)):
-            return None  # the bucket was not full at a start, or demand fell: no fit
-        return rate, burst
+        return None if episode is None else fit(episode, self._episode, self._floor)
 
     def saturated(self, now: float) -> None:
         """A request had to wait for its slot: demand exceeds the pace. Step up a rate that
@@ -302,10 +227,10 @@ class BucketPacer:
             self.rate = max(p.min_rate, p.target * recent / window)
         else:
             failed = self.rate
-            estimate, exact = self._estimate(now)
+            guess, exact = self._estimate(now)
             fitted = self._fit(now)
             if fitted is not None:  # two clean episodes: both unknowns, burst included
-                estimate, self.burst = fitted
+                guess, self.burst = fitted
                 self.burst_span = 0.0
                 exact = True
             if failed <= self._proven:  # refused at a rate that had held: the limit went down
@@ -314,14 +239,14 @@ class BucketPacer:
             floor = self._floor
             self._refused = failed if self._refused is None else min(self._refused, failed)
             if exact:  # the edge is known: no quick search needed
-                self._refused = min(self._refused, estimate * (1.0 + p.search_step))
+                self._refused = min(self._refused, guess * (1.0 + p.search_step))
                 # ... and so is the burst without the refill counted in it.
-                self.burst = max(1.0, self.burst - estimate * self.burst_span)
+                self.burst = max(1.0, self.burst - guess * self.burst_span)
                 self.burst_span = 0.0
-            self._settled = estimate > 0
+            self._settled = guess > 0
             if self._settled:  # the saved burst ran out at about R
-                self.rate = max(p.min_rate, p.target * estimate, floor)
-                self._ceiling = max(estimate, floor)
+                self.rate = max(p.min_rate, p.target * guess, floor)
+                self._ceiling = max(guess, floor)
             else:  # refused within moments: far over, and nothing to measure R by
                 self.rate = max(p.min_rate, failed * p.decrease, floor)
                 self._ceiling = failed if self._ceiling is None else min(self._ceiling, failed)
