@@ -24,14 +24,12 @@ def test_the_burst_running_out_gives_the_rate_and_says_it_is_exact() -> None:
 
 
 def test_a_lull_under_the_limit_makes_it_only_a_lower_bound() -> None:
-    # 60 s at 10/s (the bucket stays full), then a step to 50/s refused after 1 s. Without a
-    # mark at the step the best estimate is a loose lower bound, and says so (the service
-    # took less than it after the mark); with the step's mark it is right.
-    count = 650
-    marks = [(0.0, 0), (30.0, 300)]
-    loose, exact_loose = estimate(marks, count, 61.0, B, 0.0)
-    assert loose < 0.5 * R and not exact_loose
-    right, exact = estimate([*marks, (60.0, 600)], count, 61.0, B, 0.0)
+    # 250 accepted in 10 s, then demand fell: 50 in the next 30 s, and a 429. The service's
+    # bucket filled up again during the lull, so the estimate is a loose lower bound: said.
+    loose, exact = estimate([(0.0, 0), (10.0, 250)], 300, 40.0, B, 0.0)
+    assert loose < 0.5 * R and not exact
+    # With a mark where the step to 50/s began (after a minute at 10/s), it is right.
+    right, exact = estimate([(0.0, 0), (30.0, 300), (60.0, 600)], 650, 61.0, B, 0.0)
     assert right == pytest.approx(R, rel=0.01)
     assert exact
 
