@@ -108,7 +108,12 @@ class BucketPacer:
         """How long ``rate`` must hold to be proven: long enough for the saved burst to run
         out at an overshoot of half the step that led here (or ``proof``, near an edge)."""
         p = self.policy
-        return min(p.max_hold, max(p.min_hold, self.burst / (self._share() * rate)))
+        hold = min(p.max_hold, max(p.min_hold, self.burst / (self._share() * rate)))
+        if self._ceiling is None and not self._settled:
+            # The next step doubles into the unknown and is likely refused: spend at most
+            # about half the time since the last reopening on such a Retry-After window.
+            hold = max(hold, 2.0 * self.retry_after)
+        return hold
 
     def _share(self) -> float:
         return max(self.policy.proof, self._taken / 2)
@@ -135,7 +140,7 @@ class BucketPacer:
             del self._marks[1]  # keep the reopening, the surest candidate
         self._marks.append((now, self._count))
 
-    def _estimate(self, now: float) -> tuple[float, bool]:
+    def _estimate(self, now: float) -> tuple[float, bool, float]:
         return estimate(self._marks, self._count, now, self.burst, self.burst_span)
 
     def _fit(self, now: float) -> tuple[float, float] | None:
@@ -178,8 +183,8 @@ class BucketPacer:
             if now < self._search_at:
                 return
             self._searching = True
-            # Clearly above the edge, or the proof could not tell it from the old limit.
-            nxt = max(rate, self._ceiling or rate) * (1.0 + p.search_step)
+            # Clearly above the rate, or the proof could not tell it from the old limit.
+            nxt = rate * (1.0 + p.search_step)
         elif self._ceiling is None:
             nxt = 2 * rate  # no edge known: double, and let the next 429 tell where it is
         else:
@@ -227,7 +232,7 @@ class BucketPacer:
             self.rate = max(p.min_rate, p.target * recent / window)
         else:
             failed = self.rate
-            guess, exact = self._estimate(now)
+            guess, exact, span = self._estimate(now)
             fitted = self._fit(now)
             if fitted is not None:  # two clean episodes: both unknowns, burst included
                 guess, self.burst = fitted
@@ -245,7 +250,12 @@ class BucketPacer:
                 self.burst_span = 0.0
             self._settled = guess > 0
             if self._settled:  # the saved burst ran out at about R
-                self.rate = max(p.min_rate, p.target * guess, floor)
+                # Not above a rate that has held on the strength of a short episode (no more
+                # accepted beyond the burst than the burst itself: noisy); the search looks
+                # above it later.
+                short = fitted is None and guess * span < 2 * self.burst
+                held = max(self._proven, floor) if short and guess > self._proven > 0 else 0.0
+                self.rate = max(p.min_rate, floor, min(p.target * guess, held or p.target * guess))
                 self._ceiling = max(guess, floor)
             else:  # refused within moments: far over, and nothing to measure R by
                 self.rate = max(p.min_rate, failed * p.decrease, floor)

@@ -10,26 +10,27 @@ from __future__ import annotations
 
 def estimate(
     marks: list[tuple[float, int]], count: int, now: float, burst: float, burst_span: float
-) -> tuple[float, bool]:
-    """R from the mark after which the burst ran out (0: nothing to go on), and whether it is
+) -> tuple[float, bool, float]:
+    """R from the mark after which the burst ran out (0: nothing to go on); whether it is
     exact: from that mark on the service took at least that rate all along, so its bucket
-    never filled up again (else it is only a lower bound).
+    never filled up again (else it is only a lower bound); and the seconds it rests on (a
+    short episode makes a noisy estimate).
 
     From a full bucket at mark time a, B + R*(now - a) = N accepted since; each mark gives a
     lower bound on R and the largest is the estimate. ``burst`` was counted with
     ``burst_span`` seconds of refill in it: B = burst - R*burst_span."""
     ends = [*marks[1:], (now, count)]
-    best, start, exact = 0.0, 0, False
+    best, start, exact, span = 0.0, 0, False, 0.0
     for i, (at, seen) in enumerate(marks):
         if now - at <= burst_span:
             continue
         bound = (count - seen - burst) / (now - at - burst_span)
         if bound > best:
-            best, start = bound, i
+            best, start, span = bound, i, now - at
     if best > 0:
         spans = zip(marks[start:], ends[start:], strict=True)
         exact = all(n1 - n0 >= 0.98 * best * (t1 - t0) for (t0, n0), (t1, n1) in spans if t1 > t0)
-    return best, exact
+    return best, exact, span
 
 
 def fit(

@@ -20,8 +20,8 @@ class PacingPolicy:
     max_hold: float = 120.0
     probe_cost: float = 0.05
     """At most this share of a settled run goes to Retry-After windows of refused probes."""
-    search_step: float = 0.1
-    """A probe for a raised limit goes this share above the edge."""
+    search_step: float = 0.15
+    """A probe for a raised limit goes this share above the settled rate."""
     min_search_gap: float = 60.0
     max_search_gap: float = 3600.0
     min_rate: float = 0.2
