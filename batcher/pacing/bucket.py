@@ -13,20 +13,24 @@ during a ``Retry-After`` hides an overshoot of x requests/s for B/x seconds, so 
 * Every 429 shuts the bucket until ``Retry-After`` has passed (never a request early);
   answers to requests already in flight when it shut change nothing more. A reopened bucket
   lets requests out one by one at the rate, never all at once.
-* A 429 at a paced rate r: if the service's bucket was last full at time a (the reopening,
-  or a step up) and N requests were accepted since, it gave B + R*(now - a) = N; each
-  candidate a gives a lower bound (N - B)/(now - a) on R, and the largest is the estimate.
-  The rate goes to ``target`` x it and stays (settled). With no estimate (refused within
-  moments: far over) r is halved and climbs.
-* A rate is *proven* once it has held for B / (share x rate) seconds, the time a saved burst
-  can hide an overshoot of that share (half the step that led to the rate, at least
-  ``proof``). Only a proven rate steps up: with no edge known it doubles (the next 429 tells
-  where the edge is); below a known edge by a step that doubles while steps hold, never past
-  ``target`` x the edge. A rate proven this run is never given up for an estimate (which is
-  a lower bound), unless it is itself refused (the limit went down).
-* Settled, the limit may have been raised: one probe 10 % above the edge, at most every
+* A 429 at a paced rate r: the service's rate is estimated from when its saved burst ran
+  out (``pacing/estimate.py``: N = B + R*T from a time its bucket was full; two clean
+  episodes give R and B both). The rate goes to ``target`` x the estimate and stays
+  (settled), but not above a rate that has held when the estimate rests on a short, noisy
+  episode. With no estimate (refused within moments: far over) r is halved and climbs.
+* A rate is *proven* once it has held, saturated, for B / (share x rate) seconds: the time a
+  saved burst can hide an overshoot of that share (half the step that led to the rate, at
+  least ``proof``). Only a proven rate steps up: with no edge known it doubles (after two
+  ``Retry-After``s: that step is likely refused), below a known edge by a step that doubles
+  while steps hold, never past ``target`` x the edge. A rate proven this run is never given
+  up for an estimate (a lower bound) unless it is itself refused (the limit went down).
+* Settled, the limit may have been raised: one probe 15 % above the rate, at most every
   ``Retry-After`` / ``probe_cost`` seconds (so refused probes cost at most that share of the
   run), the gap doubling each time one is refused. A probe that is proven forgets the edge.
+* A bucket that has met no limit yet borrows the rate of one of the key's buckets that has
+  (``borrow``): limits come from the key's plan and tend to be of a size.
+
+The full reasoning, with figures, is in docs/pacing.md.
 
 ``Learned`` is what a bucket knows, kept between runs (``pacing/memory.py``): the next night
 starts at the rate this one settled at instead of learning it again from a 429.
