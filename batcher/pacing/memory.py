@@ -15,6 +15,7 @@ import hashlib
 import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 from batcher.errors import DiskFullError
 from batcher.logs import event
@@ -39,9 +40,14 @@ CREATE TABLE IF NOT EXISTS learned_rates (
 
 
 def rate_scope(base_url: str, api_key: str) -> str:
-    """Which limits these are: one service, one key (only a fingerprint of it is stored)."""
+    """Which limits these are: one service, one key (only a fingerprint of it is stored).
+    The URL keeps scheme, host, port and path only: credentials or a token in its user part
+    or query never reach the journal."""
     fingerprint = hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
-    return f"{base_url.rstrip('/')} key:{fingerprint}"
+    url = urlsplit(base_url)
+    host = url.hostname or ""
+    where = f"{url.scheme}://{host}{f':{url.port}' if url.port else ''}{url.path.rstrip('/')}"
+    return f"{where} key:{fingerprint}"
 
 
 class RateMemory:

@@ -42,6 +42,13 @@ def test_learned_rates_survive_fresh_and_stay_with_their_key(tmp_path: Path) -> 
     assert KEY[8:].encode() not in raw
 
 
+def test_the_scope_keeps_no_credentials_of_the_url() -> None:
+    scope = rate_scope("https://user:hunter2@api.example.test:8443/v1/?token=s3cret", KEY)
+    assert scope.startswith("https://api.example.test:8443/v1 key:")
+    assert "hunter2" not in scope and "s3cret" not in scope and KEY not in scope
+    assert rate_scope(URL, KEY) == rate_scope(URL.rstrip("/"), KEY)
+
+
 def test_old_learned_rates_are_learned_again(tmp_path: Path) -> None:
     store = _store(tmp_path)
     memory = RateMemory(store, rate_scope(URL, KEY))
