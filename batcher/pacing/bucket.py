@@ -304,7 +304,8 @@ class BucketPacer:
         self._ceiling = learned.ceiling
         # A run starts hours after the last one: the service has saved its whole burst. Most
         # of it (as estimated) may go at once, as an unpaced start would have sent it.
-        self._credit = 0.8 * max(0.0, self.burst - 1.0)
+        # Not with the user's cap: it means "never faster than this", bursts included.
+        self._credit = 0.0 if self.cap is not None else 0.8 * max(0.0, self.burst - 1.0)
         self._hold_from(now, reopened=True)
         if learned.settled:
             self._settle(now)

@@ -190,3 +190,17 @@ async def test_a_bucket_not_yet_limited_is_paced_once_another_bucket_of_the_key_
     assert fake.rate_limited["submission_read"] == 0
     assert clock.now() - start < 5  # paced at the borrowed rate, not shut for 30 s
     assert pacer.statistics()["submission_read"].rate is not None
+
+
+async def test_a_remembered_burst_is_not_sent_past_the_users_cap() -> None:
+    clock, fake, _, _ = _setup(25)
+    pacer = Pacer(clock, caps={"upload": 10})
+    pacer.remember({"upload": Learned(24.0, 25.0, 5.0, 24.7, settled=True)})
+    client = MediaMagicClient(
+        fake, api_key=SecretStr("sk_test_x"), gates=pacer, retrier=Retrier(clock=clock), clock=clock
+    )
+    await _hammer(clock, client, 30)
+    first_second = sum(1 for c in fake.calls if c.at < 1.0 + LATENCY)
+    assert first_second <= 11
+    rate, refused = _window(fake, 0, 30)
+    assert rate <= 10.1 and refused == 0
