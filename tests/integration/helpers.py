@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import anyio
 from pydantic import SecretStr
 
 from batcher.config import PollSettings, Settings
+from batcher.pipeline import run_batch
 from batcher.sandbox import DEFAULT_TEST_KEY
 from batcher.sandbox.findings import findings_for
 
@@ -56,3 +59,18 @@ def journaled(report: Path, state: str) -> int:
         return 0
     finally:
         db.close()
+
+
+async def run_until(settings: Settings, manifest: Path, done: Callable[[], bool]) -> None:
+    """Run, and cancel the run (as a crash would end it) once ``done()`` holds."""
+    async with anyio.create_task_group() as tg:
+
+        async def run() -> None:
+            await run_batch(manifest, settings)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(run)
+        with anyio.fail_after(20):
+            while not done():  # noqa: ASYNC110 (polling a predicate on the sandbox state)
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from batcher import run_batch
@@ -24,7 +23,7 @@ from batcher.pipeline import journal_path_for
 from batcher.sandbox import Sandbox, SandboxConfig, SandboxState
 from batcher.stages.carry import Decision
 from tests.fixtures.sandbox import MakeSandbox
-from tests.integration.helpers import fast_settings, journaled, read_report
+from tests.integration.helpers import fast_settings, journaled, read_report, run_until
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
@@ -203,17 +202,8 @@ async def test_a_crash_in_the_middle_of_night_two_resumes_without_sending_twice(
             write_media(tmp_path, f"lib/f{i}.png", 2_100 + i, seed=f"edit {i}")
         direct1, created1 = st.requests["direct_upload"], st.created_submissions
         settings = _settings(sb, tmp_path, upload_workers=1)
-        async with anyio.create_task_group() as tg:  # cut once one version is submitted
-
-            async def night() -> None:
-                await run_batch(manifest, settings)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(night)
-            with anyio.fail_after(20):
-                while journaled(report, "submitted") < 1:  # noqa: ASYNC110
-                    await anyio.sleep(0.005)
-            tg.cancel_scope.cancel()
+        # Cut the night (as a crash would) once one new version is submitted.
+        await run_until(settings, manifest, lambda: journaled(report, "submitted") >= 1)
         cut = st.created_submissions - created1
         resumed = await run_batch(manifest, settings)
         n2 = _by_key(report)
@@ -310,17 +300,8 @@ async def test_a_resumed_night_meets_each_file_afresh_and_still_finds_the_remove
         rows.append({"path": "lib/f0.png", "dam_id": "K0"})  # the same key again
         manifest = write_manifest(tmp_path, rows)
         settings = _settings(sb, tmp_path, upload_workers=1)
-        async with anyio.create_task_group() as tg:
-
-            async def night() -> None:
-                await run_batch(manifest, settings)
-                tg.cancel_scope.cancel()
-
-            tg.start_soon(night)
-            with anyio.fail_after(20):
-                while journaled(report, "submitted") < 1:  # noqa: ASYNC110
-                    await anyio.sleep(0.005)
-            tg.cancel_scope.cancel()
+        # Cut the night (as a crash would) once one new version is submitted.
+        await run_until(settings, manifest, lambda: journaled(report, "submitted") >= 1)
         assert journaled(report, "reported") < 5  # really cut in the middle
         new = write_media(tmp_path, "lib/new.png", 2_400)
         rows.insert(0, {"path": str(new.relative_to(tmp_path)), "dam_id": "N"})

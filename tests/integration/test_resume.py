@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
-import anyio
 import pytest
 
 from batcher import run_batch
-from batcher.config import Settings
 from batcher.pipeline import journal_path_for
 from batcher.sandbox import FaultSpec, SandboxConfig
 from tests.fixtures.sandbox import MakeSandbox
-from tests.integration.helpers import fast_settings, journaled, read_report
+from tests.integration.helpers import fast_settings, journaled, read_report, run_until
 from tests.media import write_manifest, write_media
 
 pytestmark = pytest.mark.anyio
@@ -25,21 +22,6 @@ def _manifest(tmp_path: Path, n: int = 6, big: int = 0) -> Path:
     rows = [{"path": str(write_media(tmp_path, f"m/f{i}.png", 2_000 + i))} for i in range(n)]
     rows += [{"path": str(write_media(tmp_path, f"m/big{i}.mp4", 700_000))} for i in range(big)]
     return write_manifest(tmp_path, rows)
-
-
-async def _run_until(settings: Settings, manifest: Path, done: Callable[[], bool]) -> None:
-    """Run, and cancel the run (as a crash would end it) once ``done()`` holds."""
-    async with anyio.create_task_group() as tg:
-
-        async def run() -> None:
-            await run_batch(manifest, settings)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(run)
-        with anyio.fail_after(20):
-            while not done():  # noqa: ASYNC110 (polling a predicate on the sandbox state)
-                await anyio.sleep(0.005)
-        tg.cancel_scope.cancel()
 
 
 async def test_a_finished_run_makes_the_next_run_a_new_sweep(
@@ -69,7 +51,7 @@ async def test_resume_polls_submitted_rows_instead_of_resubmitting(
         report = tmp_path / "report.jsonl"
         # Cut once the client has journaled both creates (the sandbox counting them is
         # earlier: a cut between the two is the ambiguous create, another test's subject).
-        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
+        await run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
         created = sb.state.created_submissions
         summary = await run_batch(manifest, settings)
         state = sb.state
@@ -95,7 +77,7 @@ async def test_finished_rows_keep_their_lines_and_are_not_touched(
         settings = fast_settings(sb.base_url, tmp_path, batch_size=1, upload_workers=1)
         report = settings.report_path
         assert report is not None
-        await _run_until(
+        await run_until(
             settings,
             manifest,
             lambda: report.exists() and len(report.read_text().splitlines()) >= 2,
@@ -121,7 +103,7 @@ async def test_half_uploaded_large_file_resends_only_missing_blocks(
         settings = fast_settings(
             sb.base_url, tmp_path, direct_max_bytes=100_000, block_concurrency=1
         )
-        await _run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 5)
+        await run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 5)
         await run_batch(manifest, settings)
         received = sb.state.blob_bytes_received
     (line,) = read_report(tmp_path / "report.jsonl")
@@ -138,7 +120,7 @@ async def test_a_changed_file_is_uploaded_again(make_sandbox: MakeSandbox, tmp_p
         # Both uploaded and submitted (an upload cut in flight would rightly be redone), as
         # the client's journal says: the sandbox's count comes before the client knows.
         report = tmp_path / "report.jsonl"
-        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 2)
+        await run_until(settings, manifest, lambda: journaled(report, "submitted") == 2)
         target = tmp_path / "m" / "f0.png"
         target.write_bytes(target.read_bytes() + b"changed")
         os.utime(target, ns=(1, 1))
@@ -172,7 +154,7 @@ async def test_fresh_flag_ignores_an_unfinished_run(
     manifest = _manifest(tmp_path, 3)
     async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_linger=30)
-        await _run_until(settings, manifest, lambda: sb.state.created_submissions >= 1)
+        await run_until(settings, manifest, lambda: sb.state.created_submissions >= 1)
         fresh = fast_settings(sb.base_url, tmp_path, batch_linger=30, fresh=True)
         summary = await run_batch(manifest, fresh)
         created = sb.state.created_submissions
@@ -198,7 +180,7 @@ async def test_direct_uploads_before_a_crash_are_submitted_without_sending_them_
             batch_size=100,
             batch_linger=30,  # nothing is submitted before the cut
         )
-        await _run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 2)
+        await run_until(settings, manifest, lambda: sb.state.requests["blob_put_block"] >= 2)
         assert sb.state.created_submissions == 0
         assert sb.state.requests["direct_upload"] == 6
         again = settings.model_copy(update={"batch_linger": 0.05})
@@ -224,7 +206,7 @@ async def test_a_row_inserted_at_the_top_does_not_make_submitted_rows_upload_aga
     async with make_sandbox(SandboxConfig(processing_delay=0.5)) as sb:
         settings = fast_settings(sb.base_url, tmp_path, batch_size=3, batch_linger=30)
         report = tmp_path / "report.jsonl"
-        await _run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
+        await run_until(settings, manifest, lambda: journaled(report, "submitted") == 6)
         before = {a.blob_path: a.asset_id for a in sb.state.all_assets()}
         new = write_media(tmp_path, "m/new.png", 2_500)
         _insert_at_top(manifest, new)
@@ -254,7 +236,7 @@ async def test_finished_lines_follow_their_file_to_its_new_row_number(
         settings = fast_settings(sb.base_url, tmp_path, batch_size=1, upload_workers=1)
         report = settings.report_path
         assert report is not None
-        await _run_until(
+        await run_until(
             settings,
             manifest,
             lambda: report.exists() and len(report.read_text().splitlines()) >= 2,
