@@ -13,12 +13,33 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from batcher.cli.output_options import DEFAULT_LISTEN_HOST, add_output_options
 from batcher.config import MiB, PollSettings, Settings
-from batcher.logs import LEVELS
 
 ENV_PREFIX = "BATCHER_"
-DEFAULT_LISTEN_HOST = "127.0.0.1"
-DEFAULT_LISTEN_PORT = 8787
+__all__ = ["DEFAULT_LISTEN_HOST", "OptionAdder", "build_parser", "env_name"]
+
+
+class OptionAdder:
+    """Declares options with their ``BATCHER_<OPTION>`` variable named in the help."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def opt(self, flag: str, help_text: str, **kw: Any) -> None:
+        name = flag.lstrip("-")
+        kw.setdefault("default", kw.pop("fallback", None))
+        self.parser.add_argument(flag, help=f"{help_text} [env {env_name(name)}]", **kw)
+
+    def switch(
+        self, flag: str, help_text: str, *, short: str | None = None, into: Any = None
+    ) -> None:
+        """An on/off flag; its variable is on when set to 1, true or yes."""
+        name = flag.lstrip("-")
+        flags = [short, flag] if short else [flag]
+        (into or self.parser).add_argument(
+            *flags, action="store_true", default=False, help=f"{help_text} [env {env_name(name)}=1]"
+        )
 
 
 def env_name(name: str) -> str:
@@ -74,18 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
-    def opt(flag: str, help_text: str, **kw: Any) -> None:
-        name = flag.lstrip("-")
-        kw.setdefault("default", kw.pop("fallback", None))
-        p.add_argument(flag, help=f"{help_text} [env {env_name(name)}]", **kw)
-
-    def switch(flag: str, help_text: str, *, short: str | None = None, into: Any = None) -> None:
-        """An on/off flag; its variable is on when set to 1, true or yes."""
-        name = flag.lstrip("-")
-        flags = [short, flag] if short else [flag]
-        (into or p).add_argument(
-            *flags, action="store_true", default=False, help=f"{help_text} [env {env_name(name)}=1]"
-        )
+    add = OptionAdder(p)
+    opt, switch = add.opt, add.switch
 
     p.add_argument("manifest", type=Path, help="CSV (header with a 'path' column) or JSON Lines")
     p.add_argument("--version", action="version", version=f"batcher {version()}")
@@ -254,59 +265,5 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         fallback=_d("shutdown_grace"),
     )
-    quiet = p.add_mutually_exclusive_group()
-    switch(
-        "--quiet",
-        "no progress and no per-row lines; only errors and the end summary",
-        short="-q",
-        into=quiet,
-    )
-    switch(
-        "--verbose",
-        "also a line per completed row; debug events in --log-file",
-        short="-v",
-        into=quiet,
-    )
-    opt(
-        "--log-level",
-        "DEBUG (= -v), INFO (default), NOTICE (progress and notices, no per-row lines) or "
-        "ERROR (= -q); also the --log-file level",
-        type=str.upper,
-        choices=list(LEVELS),
-        fallback=None,
-    )
-    opt(
-        "--status-interval",
-        "seconds between status lines when stderr is not a terminal",
-        type=float,
-        fallback=10.0,
-    )
-    opt("--summary-json", "also write the end summary as one JSON object to this file", type=Path)
-    opt("--log-file", "write events as JSON lines to this file (secrets redacted)", type=Path)
-    opt(
-        "--stats-json",
-        "live progress as one JSON object per --status-interval to this file ('-': stderr, "
-        "instead of the human display)",
-        metavar="PATH",
-    )
-    switch("--dry-run", "check the whole manifest with no network and print what a run would do")
-    opt(
-        "--assume-mbps",
-        "with --dry-run: bandwidth (MB/s) for the time estimate",
-        type=float,
-        fallback=50.0,
-    )
-    opt("--simulation-delay", "sandbox keys only: simulationDelaySeconds (0-30)", type=int)
-    opt(
-        "--webhook-url",
-        "webhooks on: the public HTTPS URL the service calls (a subscription is made for "
-        "the run and deleted at its end)",
-    )
-    opt(
-        "--webhook-listen",
-        "HOST:PORT the webhook receiver binds",
-        fallback=f"{DEFAULT_LISTEN_HOST}:{DEFAULT_LISTEN_PORT}",
-    )
-    opt("--webhook-tls-cert", "serve the receiver over TLS with this PEM certificate", type=Path)
-    opt("--webhook-tls-key", "the PEM private key for --webhook-tls-cert", type=Path)
+    add_output_options(add)
     return p

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from batcher.blob.bandwidth import mb_per_second
-from batcher.cli.options import DEFAULT_LISTEN_HOST
+from batcher.cli.output_options import DEFAULT_LISTEN_HOST
 from batcher.config import DEFAULT_BASE_URL, MiB, PollSettings, Settings, WebhookSettings
 from batcher.errors import UsageError
 from batcher.logs import LEVELS
