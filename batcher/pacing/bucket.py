@@ -1,39 +1,23 @@
 """One bucket's pacing state: a rate learned from 429s, a token bucket of burst 1 that
 every request of the bucket takes from, and the ``Retry-After`` window.
 
-The service publishes no limits and sends no ``X-RateLimit-*`` headers, so the only signals
-are the 429 and the requests it accepts. We read the service as a token bucket (a rate R
-and a saved burst B, both unknown). What makes that hard is the burst: a bucket refilled
-during a ``Retry-After`` hides an overshoot of x requests/s for B/x seconds, so a rate that
-"held for a few seconds" proves nothing. The rules:
+The service publishes no limits, so the only signals are the 429 and the requests it
+accepts; we read it as a token bucket (rate R, saved burst B, both unknown). The burst is
+what makes it hard: refilled during a ``Retry-After``, it hides an overshoot of x requests/s
+for B/x seconds, so "it held for a few seconds" proves nothing. In short:
 
-* Until the first 429 the bucket is not paced (no limit binds: no slowdown). That 429 gives
-  the burst estimate (what was accepted in the last second: at least B when the burst ran out
-  within the second) and a first guess at the rate, ``target`` x that per second.
-* Every 429 shuts the bucket until ``Retry-After`` has passed (never a request early);
-  answers to requests already in flight when it shut change nothing more. A reopened bucket
-  lets requests out one by one at the rate, never all at once.
-* A 429 at a paced rate r: the service's rate is estimated from when its saved burst ran
-  out (``pacing/estimate.py``: N = B + R*T from a time its bucket was full; two clean
-  episodes give R and B both). The rate goes to ``target`` x the estimate and stays
-  (settled), but not above a rate that has held when the estimate rests on a short, noisy
-  episode. With no estimate (refused within moments: far over) r is halved and climbs.
-* A rate is *proven* once it has held, saturated, for B / (share x rate) seconds: the time a
-  saved burst can hide an overshoot of that share (half the step that led to the rate, at
-  least ``proof``). Only a proven rate steps up: with no edge known it doubles (after two
-  ``Retry-After``s: that step is likely refused), below a known edge by a step that doubles
-  while steps hold, never past ``target`` x the edge. A rate proven this run is never given
-  up for an estimate (a lower bound) unless it is itself refused (the limit went down).
-* Settled, the limit may have been raised: one probe 15 % above the rate, at most every
-  ``Retry-After`` / ``probe_cost`` seconds (so refused probes cost at most that share of the
-  run), the gap doubling each time one is refused. A probe that is proven forgets the edge.
-* A bucket that has met no limit yet borrows the rate of one of the key's buckets that has
-  (``borrow``): limits come from the key's plan and tend to be of a size.
+* Unpaced until the first 429 (no limit binds: no slowdown); every 429 shuts the bucket for
+  its ``Retry-After`` (never a request early), and a reopened bucket lets requests out one by
+  one at the rate.
+* At a 429 the rate goes to ``target`` x an estimate of R from when the burst ran out
+  (``pacing/estimate.py``), and stays there (settled).
+* A rate is raised only once *proven*: held, saturated, for as long as the burst could hide
+  an overshoot of the step; a rate proven this run is given up only if it is itself refused.
+* Settled, a rare probe above looks for a raised limit (refusals cost <= ``probe_cost``).
+* A bucket that met no limit yet borrows the rate of one of the key's that has (``borrow``).
 
-The full reasoning, with figures, is in docs/pacing.md.
-
-``Learned`` is what a bucket knows, kept between runs (``pacing/memory.py``): the next night
-starts at the rate this one settled at instead of learning it again from a 429.
+The rules in full, with the reasons and figures: docs/pacing.md. ``Learned`` is what a bucket
+knows, kept between runs (``pacing/memory.py``).
 """
 
 from __future__ import annotations
