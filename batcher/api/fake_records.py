@@ -94,6 +94,18 @@ class FakeRateLimit:
     limited_at: float = 0.0
     """The first 429 of the current window: when the client learned of it."""
 
+    def take(self, now: float) -> bool:
+        """One token, or False: then the window opens (or is pushed out) from ``now``."""
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        if now >= self.closed_until:
+            self.limited_at = now
+        self.closed_until = max(self.closed_until, now + self.retry_after)
+        return False
+
 
 @dataclass
 class Violation:

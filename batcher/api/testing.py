@@ -153,14 +153,8 @@ class FakeMediaMagic:
         # Sent (``latency`` ago) after the client was told of the window, and inside it.
         if limit.limited_at + self.latency < now < limit.closed_until:
             self.violations.append(Violation(bucket, now, limit.closed_until - now))
-        limit.tokens = min(limit.burst, limit.tokens + (now - limit.updated) * limit.rate)
-        limit.updated = now
-        if limit.tokens >= 1.0:
-            limit.tokens -= 1.0
+        if limit.take(now):
             return None
-        if now >= limit.closed_until:
-            limit.limited_at = now
-        limit.closed_until = max(limit.closed_until, now + limit.retry_after)
         self.rate_limited[bucket] += 1
         return json_answer(429, {"error": f"Rate limit exceeded: {bucket}"}, limit.retry_after)
 
