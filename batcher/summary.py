@@ -204,9 +204,12 @@ class RunSummary:
                 continue
             throttles = int(p.get("throttles", 0))
             remembered = p.get("remembered")
-            if remembered is not None and not p.get("requests"):
-                continue  # learned by an earlier run, not used by this one
-            how = "capped at" if p.get("cap") is not None and not throttles else "settled at"
+            if not p.get("requests"):
+                continue  # paced (learned earlier, or borrowed from another bucket), unused
+            if throttles:
+                how = "settled at"
+            else:
+                how = "capped at" if p.get("cap") is not None else "paced at"
             start = (
                 f"started at {remembered:.1f} req/s (learned by an earlier run), "
                 if remembered is not None

@@ -78,6 +78,10 @@ async def test_the_second_night_starts_at_the_learned_rate(tmp_path: Path) -> No
 
     first, summary = await night()
     assert first.rate_limited["upload"] >= 1  # learned from a 429, the only way the first time
+    text = summary.render()
+    assert "upload bucket: settled at" in text
+    assert "submission_read bucket: paced at" in text  # the upload bucket's rate, borrowed
+    assert "webhook_write bucket" not in text  # paced too, but nothing was sent there
     second, summary = await night()
     assert second.rate_limited["upload"] == 0
     assert summary.pacing is not None
